@@ -1,0 +1,3 @@
+//! The broadcast worker: finds due broadcasts and sends their templates.
+
+pub mod config;

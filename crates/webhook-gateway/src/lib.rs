@@ -1,0 +1,8 @@
+//! The webhook gateway: WhatsApp webhooks in, agents' replies out.
+
+pub mod config;
+pub mod routes;
+pub mod startup;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,18 @@
+use service_runtime::Env;
+use webhook_gateway::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_runtime::telemetry::init("webhook-gateway");
+    let settings = match Settings::from_env(&Env::from_process()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration error");
+            eprintln!("webhook-gateway: {e}");
+            std::process::exit(2);
+        }
+    };
+    let app = Application::build(settings)?;
+    tracing::info!(port = app.port(), "webhook gateway listening");
+    app.run_until_stopped().await
+}

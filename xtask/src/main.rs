@@ -1,0 +1,40 @@
+//! `cargo xtask <command>`: the project's dev tooling.
+
+mod stack_cmd;
+mod test_cmd;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "ChatCentralize dev tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job: the local stack and the services, with the WhatsApp simulator.
+    Up,
+    /// Everything: formatting, clippy, pgTAP, Supabase lint and advisors, Rust tests.
+    Test,
+    /// The local Supabase-compatible stack.
+    Stack {
+        #[command(subcommand)]
+        action: stack_cmd::StackAction,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up => up::run(),
+        Command::Test => test_cmd::run(),
+        Command::Stack { action } => stack_cmd::run(action),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

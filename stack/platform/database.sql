@@ -48,7 +48,8 @@ create table if not exists auth.users (
   deleted_at timestamptz
 );
 alter table auth.users owner to supabase_auth_admin;
-grant select, references, trigger on auth.users to postgres;
+-- As on Supabase, postgres may manage auth users (tests and seeds create them).
+grant select, insert, update, delete, references, trigger on auth.users to postgres;
 grant all on auth.users to service_role;
 
 create or replace function auth.uid() returns uuid

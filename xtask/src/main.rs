@@ -19,6 +19,11 @@ enum Command {
     Up,
     /// Everything: formatting, clippy, pgTAP, Supabase lint and advisors, Rust tests.
     Test,
+    /// Only the pgTAP files (all, or the ones named) on a fresh database: quick iteration.
+    Pgtap {
+        /// Files under supabase/tests (default: all).
+        files: Vec<std::path::PathBuf>,
+    },
     /// The local Supabase-compatible stack.
     Stack {
         #[command(subcommand)]
@@ -31,6 +36,7 @@ fn main() {
     let result = match cli.command {
         Command::Up => up::run(),
         Command::Test => test_cmd::run(),
+        Command::Pgtap { files } => test_cmd::run_pgtap_only(files),
         Command::Stack { action } => stack_cmd::run(action),
     };
     if let Err(e) = result {

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every check the project has, in one command.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
@@ -34,12 +35,10 @@ pub fn run() -> Result<()> {
     step("local stack");
     stack::start_for_tests(&layout)?;
     template::drop_test_databases(TEST_DB_PREFIX)?;
-    let tpl = template::ensure(&layout)?;
-    template::drop_test_databases(PGTAP_DB)?;
-    template::clone_into(&tpl, PGTAP_DB)?;
+    fresh_pgtap_database(&layout)?;
 
     step("pgTAP (supabase/tests)");
-    let pgtap = pg_prove(&layout)?;
+    let pgtap = pg_prove(&layout, &[])?;
 
     step("supabase db lint and db advisors");
     supabase_checks(&layout)?;
@@ -51,17 +50,37 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask pgtap [files]`: the stack, a fresh database, pg_prove.
+pub fn run_pgtap_only(files: Vec<PathBuf>) -> Result<()> {
+    let layout = Layout::discover();
+    stack::start_for_tests(&layout)?;
+    fresh_pgtap_database(&layout)?;
+    let n = pg_prove(&layout, &files)?;
+    eprintln!("{n} pgTAP assertions passed");
+    Ok(())
+}
+
+fn fresh_pgtap_database(layout: &Layout) -> Result<()> {
+    let tpl = template::ensure(layout)?;
+    template::drop_test_databases(PGTAP_DB)?;
+    template::clone_into(&tpl, PGTAP_DB)
+}
+
 fn step(name: &str) {
     eprintln!("\n==> {name}");
 }
 
 /// Runs pg_prove as role postgres (as `supabase test db` does) and returns the number of
 /// assertions it ran.
-fn pg_prove(layout: &Layout) -> Result<usize> {
-    let mut files: Vec<_> = std::fs::read_dir(layout.supabase_dir().join("tests"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
+fn pg_prove(layout: &Layout, only: &[PathBuf]) -> Result<usize> {
+    let mut files: Vec<PathBuf> = if only.is_empty() {
+        std::fs::read_dir(layout.supabase_dir().join("tests"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect()
+    } else {
+        only.to_vec()
+    };
     files.sort();
     let out = Command::new("pg_prove")
         .args(["--ext", ".sql", "--failures", "--timer"])

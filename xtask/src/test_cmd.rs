@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
-use testkit::layout::{database_url, Layout};
+use testkit::layout::{database_url, Layout, PG_PORT};
 use testkit::project::TEST_DB_PREFIX;
 use testkit::{stack, template};
 
@@ -84,8 +84,16 @@ fn pg_prove(layout: &Layout, only: &[PathBuf]) -> Result<usize> {
     files.sort();
     let out = Command::new("pg_prove")
         .args(["--ext", ".sql", "--failures", "--timer"])
-        .arg("-d")
-        .arg(database_url("postgres", PGTAP_DB))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &PG_PORT.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            PGTAP_DB,
+        ])
         .args(&files)
         .stderr(Stdio::inherit())
         .output()

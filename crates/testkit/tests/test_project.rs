@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The harness itself: each test's project is its own database behind its own PostgREST,
 //! reached with the hosted layout (SUPABASE_URL + /rest/v1).
 
@@ -37,9 +38,12 @@ async fn a_service_role_call_through_postgrest_reaches_the_tests_own_database() 
 
     let http = reqwest::Client::new();
     let get_contacts = |p: &TestProject| {
-        http.get(format!("{}/rest/v1/contacts?select=full_name", p.supabase_url()))
-            .header("apikey", p.service_role_key())
-            .send()
+        http.get(format!(
+            "{}/rest/v1/contacts?select=full_name",
+            p.supabase_url()
+        ))
+        .header("apikey", p.service_role_key())
+        .send()
     };
     let seen: Value = get_contacts(&project).await.unwrap().json().await.unwrap();
     assert_eq!(seen, serde_json::json!([{ "full_name": "Marker" }]));

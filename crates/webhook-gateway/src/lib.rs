@@ -1,6 +1,7 @@
 //! The webhook gateway: WhatsApp webhooks in, agents' replies out.
 
 pub mod config;
+pub mod ingest;
 pub mod routes;
 pub mod startup;
 

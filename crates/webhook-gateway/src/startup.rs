@@ -1,16 +1,44 @@
 use std::net::TcpListener;
+use std::sync::OnceLock;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use svc_client::SvcClient;
 
+use crate::ingest::Ingestor;
 use crate::routes;
 use crate::Settings;
+
+/// Concurrent ingest calls and webhooks per call (see `ingest::batcher`).
+const INGEST_WORKERS: usize = 4;
+const INGEST_MAX_BATCH: usize = 64;
 
 /// Shared by every request handler.
 pub struct AppState {
     pub settings: Settings,
     pub svc: SvcClient,
+    pub ingestor: Ingestor,
+    pub metrics: PrometheusHandle,
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every app in tests).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may exist already (a test harness); then we render ours only.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
 }
 
 /// The gateway, bound to its address (port 0 picks a free one, for tests).
@@ -25,14 +53,25 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("failed to bind {}: {e}", settings.addr))?;
         let port = listener.local_addr()?.port();
         let svc = SvcClient::new(&settings.supabase);
-        let state = web::Data::new(AppState { settings, svc });
+        let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
+        let state = web::Data::new(AppState {
+            settings,
+            svc,
+            ingestor,
+            metrics: metrics_handle(),
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(routes::webhook::payload_config())
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
+                .service(routes::metrics::metrics)
+                .service(routes::webhook::verify)
+                .service(routes::webhook::receive)
         })
         .disable_signals()
+        .shutdown_timeout(20)
         .listen(listener)?
         .run();
         Ok(Self { port, server })

@@ -1,5 +1,5 @@
 use actix_web::{get, web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::startup::AppState;
 
@@ -9,10 +9,14 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// Ready: PostgREST and the database answer, with the schema the gateway expects.
+/// Ready: PostgREST and the database answer, with the svc functions the gateway calls.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.svc.ping().await {
+    let checks = async {
+        state.svc.ping().await?;
+        state.svc.call::<Value>("webhook_backlog", &json!({})).await
+    };
+    match checks.await {
         Ok(_) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

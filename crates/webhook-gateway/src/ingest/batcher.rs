@@ -1,0 +1,142 @@
+//! Stores webhooks through `svc.ingest_webhooks`, several per call when they arrive
+//! together: a worker takes one webhook, then whatever else is already waiting (up to
+//! `max_batch`), and makes one call, one transaction. Nobody waits for a batch to fill,
+//! so a lone webhook is stored at once; under load the PostgREST round trip is shared.
+//! Each caller gets its own result only after that transaction committed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use svc_client::{SvcClient, SvcError};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::Events;
+
+/// Why a webhook was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    /// The database can't be reached or asked us to retry: answer 503 so Meta retries.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused the webhook itself (a bug on our side): answer 500.
+    #[error("database refused the webhook: {0}")]
+    Refused(String),
+}
+
+struct Job {
+    webhook: Value,
+    reply: oneshot::Sender<Result<Value, IngestError>>,
+}
+
+#[derive(Clone)]
+pub struct Ingestor {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Ingestor {
+    /// Starts `workers` concurrent callers, each sending up to `max_batch` webhooks per call.
+    pub fn start(svc: SvcClient, workers: usize, max_batch: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(workers * max_batch * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..workers.max(1) {
+            let rx = Arc::clone(&rx);
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                loop {
+                    let batch = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { break };
+                        let mut batch = vec![first];
+                        while batch.len() < max_batch {
+                            match rx.try_recv() {
+                                Ok(job) => batch.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                        batch
+                    };
+                    store(&svc, batch).await;
+                }
+            });
+        }
+        Self { tx }
+    }
+
+    /// Stores one webhook: its payload, its events (or the reason it could not be parsed).
+    pub async fn ingest(
+        &self,
+        payload: Value,
+        events: Option<&Events>,
+        parse_error: Option<String>,
+    ) -> Result<Value, IngestError> {
+        let webhook = json!({ "payload": payload, "events": events, "parse_error": parse_error });
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job { webhook, reply })
+            .await
+            .map_err(|_| IngestError::Unavailable("the gateway is shutting down".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(IngestError::Unavailable("the ingest worker stopped".into())))
+    }
+}
+
+async fn store(svc: &SvcClient, batch: Vec<Job>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let webhooks: Vec<&Value> = batch.iter().map(|j| &j.webhook).collect();
+    match call(svc, &json!(webhooks)).await {
+        Ok(results) => {
+            metrics::histogram!("gateway_ingest_batch_size").record(size as f64);
+            metrics::histogram!("gateway_ingest_call_seconds")
+                .record(started.elapsed().as_secs_f64());
+            for (job, result) in batch.into_iter().zip(results) {
+                let _ = job.reply.send(Ok(result));
+            }
+        }
+        Err(e) if e.is_transient() || size == 1 => {
+            let error = to_ingest_error(&e);
+            tracing::warn!(error = %e, batch = size, "storing webhooks failed");
+            for job in batch {
+                let _ = job.reply.send(Err(error.clone()));
+            }
+        }
+        Err(e) => {
+            // One bad webhook must not take the others with it: store them one by one.
+            tracing::warn!(error = %e, batch = size, "a batch was refused; storing its webhooks one by one");
+            for job in batch {
+                let result = call(svc, &json!([&job.webhook]))
+                    .await
+                    .map(|mut r| r.pop().unwrap_or(Value::Null))
+                    .map_err(|e| to_ingest_error(&e));
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+async fn call(svc: &SvcClient, webhooks: &Value) -> Result<Vec<Value>, SvcError> {
+    let expected = webhooks.as_array().map_or(0, Vec::len);
+    let results: Vec<Value> = svc
+        .call("ingest_webhooks", &json!({ "p_webhooks": webhooks }))
+        .await?;
+    if results.len() != expected {
+        return Err(SvcError::Decode {
+            function: "ingest_webhooks".into(),
+            reason: format!("{} results for {expected} webhooks", results.len()),
+        });
+    }
+    Ok(results)
+}
+
+fn to_ingest_error(e: &SvcError) -> IngestError {
+    if e.is_transient() {
+        IngestError::Unavailable(e.to_string())
+    } else {
+        IngestError::Refused(e.to_string())
+    }
+}
+
+/// How long a webhook may wait for its transaction before the gateway answers 503.
+pub const INGEST_TIMEOUT: Duration = Duration::from_secs(15);

@@ -1,0 +1,337 @@
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{fixture, fixture_names, spawn_gateway, status_webhook, text_webhook};
+
+#[tokio::test]
+async fn every_fixture_is_acknowledged_and_every_message_in_it_is_stored_once() {
+    let app = spawn_gateway().await;
+    let mut expected_messages = 0i64;
+    for name in fixture_names() {
+        let body = fixture(&name);
+        let parsed = whatsapp::WebhookBatch::parse(&body);
+        let response = app.post_signed(&body).await;
+        if parsed.is_err() {
+            // Fixtures that are not webhooks at all: acknowledged only if valid JSON.
+            continue;
+        }
+        assert_eq!(response.status(), 200, "{name}");
+        let batch = parsed.unwrap();
+        expected_messages += batch
+            .messages()
+            .filter(|(c, _)| c.metadata.phone_number_id == crate::helpers::PHONE_NUMBER_ID)
+            .map(|(_, m)| m.id.clone())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as i64;
+    }
+    assert!(
+        expected_messages >= 20,
+        "fixtures cover every message type ({expected_messages})"
+    );
+    assert_eq!(
+        app.count("select count(*) from public.messages").await,
+        expected_messages
+    );
+    // Delivering all of them again changes nothing.
+    for name in fixture_names() {
+        app.post_signed(&fixture(&name)).await;
+    }
+    assert_eq!(
+        app.count("select count(*) from public.messages").await,
+        expected_messages
+    );
+}
+
+#[tokio::test]
+async fn each_message_type_is_stored_with_its_type_content_and_media_metadata() {
+    let app = spawn_gateway().await;
+    for name in [
+        "image.json",
+        "audio_voice.json",
+        "document.json",
+        "location.json",
+        "unknown_type.json",
+        "reaction_removed.json",
+        "interactive_list_reply.json",
+    ] {
+        assert_eq!(
+            app.post_signed(&fixture(name)).await.status(),
+            200,
+            "{name}"
+        );
+    }
+    let rows = app
+        .project
+        .db()
+        .await
+        .query(
+            "select message_type, content, metadata from public.messages order by message_type",
+            &[],
+        )
+        .await
+        .unwrap();
+    let types: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    for expected in [
+        "image",
+        "audio",
+        "file",
+        "location",
+        "unsupported",
+        "reaction",
+        "interactive",
+    ] {
+        assert!(
+            types.contains(&expected.to_string()),
+            "missing {expected} in {types:?}"
+        );
+    }
+    for row in &rows {
+        let message_type: String = row.get(0);
+        let content: Option<String> = row.get(1);
+        let metadata: serde_json::Value = row.get(2);
+        assert!(
+            content.as_deref().is_some_and(|c| !c.is_empty()),
+            "{message_type} has a readable content"
+        );
+        match message_type.as_str() {
+            "image" | "audio" | "file" => {
+                let media = &metadata["content"]["media"];
+                assert!(
+                    media["id"].is_string(),
+                    "{message_type} keeps its media id: {metadata}"
+                );
+                assert!(
+                    media["mime_type"].is_string(),
+                    "{message_type} keeps its mime type"
+                );
+            }
+            "unsupported" => assert!(
+                metadata["raw"].is_object(),
+                "an unknown type keeps its raw JSON"
+            ),
+            _ => {}
+        }
+    }
+    let voice = app
+        .text("select (metadata -> 'content' ->> 'voice') from public.messages where message_type = 'audio'")
+        .await;
+    assert_eq!(voice.as_deref(), Some("true"), "voice notes are flagged");
+}
+
+#[tokio::test]
+async fn a_batch_with_several_entries_changes_and_items_is_stored_completely() {
+    let app = spawn_gateway().await;
+    let body = fixture("batch_multi.json");
+    let batch = whatsapp::WebhookBatch::parse(&body).unwrap();
+    let ours = batch
+        .messages()
+        .filter(|(c, _)| c.metadata.phone_number_id == crate::helpers::PHONE_NUMBER_ID)
+        .count() as i64;
+    assert!(ours >= 2);
+    assert_eq!(app.post_signed(&body).await.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from public.messages").await,
+        ours
+    );
+    assert_eq!(
+        app.count("select count(*) from svc.webhook_journal").await,
+        1,
+        "one webhook, one journal row"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_leave_one_message_and_one_conversation() {
+    let app = spawn_gateway().await;
+    let body = text_webhook("wamid.dup1", "34600777888", "hola", 1_764_000_000);
+    let posts = (0..12).map(|_| app.post_signed(&body));
+    for response in join_all(posts).await {
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(
+        app.count("select count(*) from public.messages where wa_message_id = 'wamid.dup1'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from public.conversations").await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from public.contacts").await, 1);
+    assert_eq!(
+        app.count("select count(*) from svc.webhook_journal").await,
+        12
+    );
+}
+
+#[tokio::test]
+async fn different_messages_from_one_new_customer_at_once_open_one_conversation() {
+    let app = spawn_gateway().await;
+    let bodies: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            text_webhook(
+                &format!("wamid.burst{i}"),
+                "34600123123",
+                &format!("mensaje {i}"),
+                1_764_000_000 + i,
+            )
+        })
+        .collect();
+    for response in join_all(bodies.iter().map(|b| app.post_signed(b))).await {
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(app.count("select count(*) from public.messages").await, 10);
+    assert_eq!(
+        app.count("select count(*) from public.conversations").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn statuses_out_of_order_and_before_their_message_end_in_the_right_state() {
+    let app = spawn_gateway().await;
+    app.post_signed(&text_webhook(
+        "wamid.in1",
+        "34600111222",
+        "hola",
+        1_764_000_000,
+    ))
+    .await;
+    // A status for a message the sender has not recorded yet.
+    assert_eq!(
+        app.post_signed(&status_webhook(
+            "wamid.out1",
+            "delivered",
+            1_764_000_020,
+            None
+        ))
+        .await
+        .status(),
+        200
+    );
+    let db = app.project.db().await;
+    db.execute(
+        "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, wa_message_id)
+         select id, 'agent', gen_random_uuid(), 'respuesta', 'text', 'sent', 'wamid.out1' from public.conversations",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute("select svc.apply_early_statuses('wamid.out1')", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        app.text("select status from public.messages where wa_message_id = 'wamid.out1'")
+            .await
+            .as_deref(),
+        Some("delivered")
+    );
+    // read before delivered, then a late sent: ends read.
+    app.post_signed(&status_webhook("wamid.out1", "read", 1_764_000_040, None))
+        .await;
+    app.post_signed(&status_webhook("wamid.out1", "sent", 1_764_000_010, None))
+        .await;
+    app.post_signed(&status_webhook(
+        "wamid.out1",
+        "failed",
+        1_764_000_050,
+        Some(json!([{ "code": 131026, "title": "x" }])),
+    ))
+    .await;
+    assert_eq!(
+        app.text("select status from public.messages where wa_message_id = 'wamid.out1'")
+            .await
+            .as_deref(),
+        Some("read")
+    );
+}
+
+#[tokio::test]
+async fn a_contact_without_a_phone_number_is_stored_by_user_id() {
+    let app = spawn_gateway().await;
+    assert_eq!(
+        app.post_signed(&fixture("user_id_only.json"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from public.contacts where phone is null and wa_user_id is not null"
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from public.messages").await, 1);
+}
+
+#[tokio::test]
+async fn changes_for_another_number_or_field_are_journaled_but_not_applied() {
+    let app = spawn_gateway().await;
+    let mut body: serde_json::Value = serde_json::from_slice(&text_webhook(
+        "wamid.other",
+        "34600111222",
+        "hola",
+        1_764_000_000,
+    ))
+    .unwrap();
+    body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!("999");
+    assert_eq!(
+        app.post_signed(&serde_json::to_vec(&body).unwrap())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_signed(&fixture("ignored_field.json"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.count("select count(*) from public.messages").await, 0);
+    assert_eq!(
+        app.count("select count(*) from svc.webhook_journal where outcome = 'ignored'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn with_the_database_unreachable_the_answer_is_503_and_a_retry_is_stored_once() {
+    let mut app = spawn_gateway().await;
+    let body = text_webhook(
+        "wamid.retry1",
+        "34600111222",
+        "¿hay alguien?",
+        1_764_000_000,
+    );
+    app.project.stop_postgrest();
+    assert_eq!(app.post_signed(&body).await.status(), 503);
+    app.project.start_postgrest().await;
+    assert_eq!(app.post_signed(&body).await.status(), 200);
+    assert_eq!(app.post_signed(&body).await.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from public.messages where wa_message_id = 'wamid.retry1'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn unicode_and_emoji_text_is_stored_exactly() {
+    let app = spawn_gateway().await;
+    let text = "Ñandú 🦤 — «привет» 你好 👍🏽";
+    app.post_signed(&text_webhook(
+        "wamid.uni",
+        "34600111222",
+        text,
+        1_764_000_000,
+    ))
+    .await;
+    assert_eq!(
+        app.text("select content from public.messages where wa_message_id = 'wamid.uni'")
+            .await
+            .as_deref(),
+        Some(text)
+    );
+}

@@ -149,7 +149,7 @@ create table public.broadcast_messages (
     -- Extension 6: the template sent, and the audience (explicit recipients or a tag filter).
     template_id uuid references public.message_templates (id),
     audience jsonb not null default '{"type": "explicit"}'
-        check (audience ->> 'type' in ('explicit', 'tags')),
+        check (audience ->> 'type' is not null and audience ->> 'type' in ('explicit', 'tags')),
     constraint broadcast_messages_scheduled_has_time
         check (status is distinct from 'scheduled' or scheduled_for is not null)
 );

@@ -6,6 +6,7 @@
 
 mod client;
 mod error;
+mod outbound;
 mod settings;
 
 pub use client::SvcClient;

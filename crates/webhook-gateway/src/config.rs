@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use service_runtime::{ConfigError, Env, Secret};
 use svc_client::SupabaseSettings;
@@ -19,6 +20,48 @@ pub struct Settings {
     pub graph_url: String,
     pub api_version: String,
     pub max_mps: u32,
+    pub outbound: OutboundSettings,
+}
+
+/// The outbound sender's knobs (all optional).
+#[derive(Debug, Clone)]
+pub struct OutboundSettings {
+    /// `OUTBOUND_SENDER` (default on): off runs a receive-only gateway.
+    pub enabled: bool,
+    /// `OUTBOUND_LEASE_SECS` (default 30): a claim older than this counts as abandoned.
+    pub lease_seconds: u32,
+    /// `OUTBOUND_REQUEST_TIMEOUT_MS` (default 10000): past it a send's outcome is unknown.
+    pub request_timeout: Duration,
+    /// `OUTBOUND_MAX_RETRY_AGE_SECS` (default 86400): retryable errors give up after this.
+    pub max_retry_age: Duration,
+    /// `OUTBOUND_PROBE_SECS` (default 30): while paused, one probe send per interval.
+    pub probe_seconds: u32,
+}
+
+impl OutboundSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let enabled = match env.optional("OUTBOUND_SENDER").as_deref() {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "OUTBOUND_SENDER".into(),
+                    reason: format!("expected on or off, got {other:?}"),
+                })
+            }
+        };
+        Ok(Self {
+            enabled,
+            lease_seconds: env.parsed_or("OUTBOUND_LEASE_SECS", 30)?,
+            request_timeout: Duration::from_millis(
+                env.parsed_or("OUTBOUND_REQUEST_TIMEOUT_MS", 10_000)?,
+            ),
+            max_retry_age: Duration::from_secs(
+                env.parsed_or("OUTBOUND_MAX_RETRY_AGE_SECS", 86_400)?,
+            ),
+            probe_seconds: env.parsed_or("OUTBOUND_PROBE_SECS", 30)?,
+        })
+    }
 }
 
 impl Settings {
@@ -38,7 +81,16 @@ impl Settings {
             api_version: env
                 .optional("WHATSAPP_API_VERSION")
                 .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
-            max_mps: env.parsed_or("WHATSAPP_MAX_MPS", 80)?,
+            max_mps: match env.parsed_or("WHATSAPP_MAX_MPS", 80u32)? {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        name: "WHATSAPP_MAX_MPS".into(),
+                        reason: "must be at least 1".into(),
+                    })
+                }
+                n => n,
+            },
+            outbound: OutboundSettings::from_env(env)?,
         })
     }
 }

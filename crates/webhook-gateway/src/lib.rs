@@ -3,6 +3,7 @@
 pub mod config;
 pub mod ingest;
 pub mod routes;
+pub mod sender;
 pub mod startup;
 
 pub use config::Settings;

@@ -6,8 +6,13 @@ use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use svc_client::SvcClient;
 
+use graph_api::{GraphClient, GraphSettings};
+use tokio::sync::watch;
+use whatsapp::RetryPolicy;
+
 use crate::ingest::Ingestor;
 use crate::routes;
+use crate::sender::{self, SenderSettings};
 use crate::Settings;
 
 /// Concurrent ingest calls and webhooks per call (see `ingest::batcher`).
@@ -45,6 +50,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub struct Application {
     port: u16,
     server: Server,
+    stop_sender: watch::Sender<bool>,
+    sender: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -54,6 +61,36 @@ impl Application {
         let port = listener.local_addr()?.port();
         let svc = SvcClient::new(&settings.supabase);
         let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
+        let (stop_sender, stop) = watch::channel(false);
+        let sender = if settings.outbound.enabled {
+            let graph = GraphClient::new(&GraphSettings {
+                base_url: settings.graph_url.clone(),
+                api_version: settings.api_version.clone(),
+                phone_number_id: settings.phone_number_id.clone(),
+                access_token: settings.access_token.clone(),
+                request_timeout: settings.outbound.request_timeout,
+            })?;
+            let sender_settings = SenderSettings {
+                owner: sender::default_owner(),
+                phone_number_id: settings.phone_number_id.clone(),
+                max_mps: settings.max_mps,
+                lease_seconds: settings.outbound.lease_seconds,
+                retry: RetryPolicy {
+                    max_age: settings.outbound.max_retry_age,
+                    ..RetryPolicy::default()
+                },
+                probe_seconds: settings.outbound.probe_seconds,
+            };
+            Some(tokio::spawn(sender::run(
+                svc.clone(),
+                graph,
+                sender_settings,
+                stop,
+            )))
+        } else {
+            tracing::info!("outbound sender is off (OUTBOUND_SENDER=off)");
+            None
+        };
         let state = web::Data::new(AppState {
             settings,
             svc,
@@ -74,7 +111,12 @@ impl Application {
         .shutdown_timeout(20)
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            stop_sender,
+            sender,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -86,15 +128,51 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         service_runtime::shutdown::signal().await;
+        let _ = self.stop_sender.send(true);
         handle.stop(true).await;
+        if let Some(sender) = self.sender {
+            let _ = sender.await;
+        }
         server.await??;
         Ok(())
     }
 
     /// For tests: serve in the background until the runtime ends.
-    pub fn spawn(self) -> u16 {
-        let port = self.port;
+    pub fn spawn(self) -> RunningApp {
+        let handle = self.server.handle();
         tokio::spawn(self.server);
-        port
+        RunningApp {
+            port: self.port,
+            handle,
+            stop_sender: self.stop_sender,
+            sender: self.sender,
+        }
+    }
+}
+
+/// A gateway serving in the background (tests).
+pub struct RunningApp {
+    pub port: u16,
+    handle: actix_web::dev::ServerHandle,
+    stop_sender: watch::Sender<bool>,
+    sender: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningApp {
+    /// Stops like SIGTERM does: no new claims, in-flight sends finish, server stops.
+    pub async fn stop(self) {
+        let _ = self.stop_sender.send(true);
+        if let Some(sender) = self.sender {
+            let _ = sender.await;
+        }
+        self.handle.stop(true).await;
+    }
+
+    /// Stops abruptly, like kill -9: in-flight work is dropped unrecorded.
+    pub async fn kill(self) {
+        if let Some(sender) = self.sender {
+            sender.abort();
+        }
+        self.handle.stop(false).await;
     }
 }

@@ -14,10 +14,26 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = async {
         state.svc.ping().await?;
-        state.svc.call::<Value>("webhook_backlog", &json!({})).await
+        state
+            .svc
+            .call::<Value>("webhook_backlog", &json!({}))
+            .await?;
+        state
+            .svc
+            .outbound_status(&state.settings.phone_number_id)
+            .await
     };
+    // A paused sender does not make the gateway unready: webhooks must still be taken.
     match checks.await {
-        Ok(_) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Ok(outbound) => {
+            let paused = outbound.get("paused").filter(|p| !p.is_null()).cloned();
+            HttpResponse::Ok().json(json!({
+                "status": "ready",
+                "sending": if paused.is_some() { "paused" } else { "active" },
+                "sending_paused": paused,
+                "outbound_queued": outbound.get("queued"),
+            }))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             HttpResponse::ServiceUnavailable()

@@ -2,9 +2,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use service_runtime::{Env, Secret};
+use service_runtime::Secret;
+use std::time::Duration;
 use svc_client::{ProjectUrl, SupabaseSettings};
 use testkit::TestProject;
+use webhook_gateway::config::OutboundSettings;
 use webhook_gateway::{Application, Settings};
 
 pub const APP_SECRET: &str = "test-app-secret";
@@ -19,7 +21,6 @@ pub struct TestGateway {
 }
 
 pub fn settings_for(project: &TestProject) -> Settings {
-    let _ = Env::default();
     Settings {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         supabase: SupabaseSettings {
@@ -33,6 +34,13 @@ pub fn settings_for(project: &TestProject) -> Settings {
         graph_url: "http://127.0.0.1:9".into(),
         api_version: "v23.0".into(),
         max_mps: 80,
+        outbound: OutboundSettings {
+            enabled: false,
+            lease_seconds: 30,
+            request_timeout: Duration::from_secs(2),
+            max_retry_age: Duration::from_secs(3600),
+            probe_seconds: 1,
+        },
     }
 }
 
@@ -40,7 +48,7 @@ pub async fn spawn_gateway() -> TestGateway {
     service_runtime::telemetry::init_for_tests();
     let project = TestProject::new().await;
     let app = Application::build(settings_for(&project)).expect("gateway failed to build");
-    let port = app.spawn();
+    let port = app.spawn().port;
     TestGateway {
         project,
         address: format!("http://127.0.0.1:{port}"),

@@ -1,0 +1,210 @@
+//! A claimed job (one row of `svc.claim_outbound_messages`) and the Graph API request it
+//! becomes. A message that can't become a request (an image without a link, a template
+//! without a name) is refused here with a reason the agent can read.
+
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use whatsapp::{OutboundMessage, OutboundRequest};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimedJob {
+    pub message_id: Uuid,
+    pub to: Option<String>,
+    pub recipient_user_id: Option<String>,
+    pub message_type: String,
+    pub content: Option<String>,
+    pub media_url: Option<String>,
+    pub metadata: Option<Value>,
+    pub reply_to_wamid: Option<String>,
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_attempt_at: OffsetDateTime,
+    #[serde(default)]
+    pub probe: bool,
+}
+
+impl ClaimedJob {
+    /// The Graph API request for this message, or why there is none.
+    pub fn to_request(&self) -> Result<OutboundRequest, String> {
+        let to = self
+            .to
+            .clone()
+            .or_else(|| self.recipient_user_id.clone())
+            .ok_or("the contact has neither a phone number nor a WhatsApp user id")?;
+        let meta = self.metadata.clone().unwrap_or(Value::Null);
+        let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_owned);
+        let caption = self.content.clone().filter(|c| !c.is_empty());
+        let link = || {
+            self.media_url
+                .clone()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "a {} message needs media_url (a public https link)",
+                        self.message_type
+                    )
+                })
+        };
+        let message = match self.message_type.as_str() {
+            "text" => OutboundMessage::Text {
+                body: self
+                    .content
+                    .clone()
+                    .filter(|c| !c.trim().is_empty())
+                    .ok_or("a text message needs content")?,
+                preview_url: meta
+                    .get("preview_url")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            },
+            "image" => OutboundMessage::Image {
+                link: link()?,
+                caption,
+            },
+            "file" => OutboundMessage::Document {
+                link: link()?,
+                caption,
+                filename: text("filename"),
+            },
+            "location" => {
+                let coordinate = |key: &str| {
+                    meta.get(key)
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| format!("a location needs metadata.{key} (a number)"))
+                };
+                OutboundMessage::Location {
+                    latitude: coordinate("latitude")?,
+                    longitude: coordinate("longitude")?,
+                    name: text("name"),
+                    address: text("address"),
+                }
+            }
+            "template" => {
+                let template = meta
+                    .get("template")
+                    .ok_or("a template message needs metadata.template")?;
+                let field =
+                    |key: &str| template.get(key).and_then(Value::as_str).map(str::to_owned);
+                OutboundMessage::Template {
+                    name: field("name").ok_or("metadata.template.name is missing")?,
+                    language_code: field("language")
+                        .ok_or("metadata.template.language is missing")?,
+                    components: template
+                        .get("components")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![])),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "agents can't send {other} messages through WhatsApp"
+                ))
+            }
+        };
+        let mut request = OutboundRequest::new(to, message);
+        request.reply_to = self.reply_to_wamid.clone();
+        request.biz_opaque_callback_data = Some(self.message_id.to_string());
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(
+        message_type: &str,
+        content: Option<&str>,
+        media_url: Option<&str>,
+        metadata: Value,
+    ) -> ClaimedJob {
+        serde_json::from_value(json!({
+            "message_id": "00000000-0000-0000-0000-000000000001",
+            "to": "34600111222",
+            "message_type": message_type,
+            "content": content,
+            "media_url": media_url,
+            "metadata": metadata,
+            "reply_to_wamid": "wamid.in",
+            "attempts": 1,
+            "first_attempt_at": "2026-11-25T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_text_reply_carries_its_context_and_the_message_id_as_callback_data() {
+        let body = job("text", Some("hola"), None, Value::Null)
+            .to_request()
+            .unwrap()
+            .to_request_body();
+        assert_eq!(body["text"]["body"], "hola");
+        assert_eq!(body["context"]["message_id"], "wamid.in");
+        assert_eq!(
+            body["biz_opaque_callback_data"],
+            "00000000-0000-0000-0000-000000000001"
+        );
+    }
+
+    #[test]
+    fn media_documents_locations_and_templates_map_to_their_requests() {
+        let image = job("image", Some("foto"), Some("https://x/a.jpg"), Value::Null)
+            .to_request()
+            .unwrap();
+        assert_eq!(image.to_request_body()["image"]["caption"], "foto");
+        let doc = job(
+            "file",
+            None,
+            Some("https://x/a.pdf"),
+            json!({"filename": "a.pdf"}),
+        )
+        .to_request()
+        .unwrap();
+        assert_eq!(doc.to_request_body()["document"]["filename"], "a.pdf");
+        let loc = job(
+            "location",
+            None,
+            None,
+            json!({"latitude": 40.4, "longitude": -3.7, "name": "Sol"}),
+        )
+        .to_request()
+        .unwrap();
+        assert_eq!(loc.to_request_body()["location"]["name"], "Sol");
+        let tpl = job(
+            "template",
+            None,
+            None,
+            json!({"template": {"name": "order_update", "language": "es"}}),
+        )
+        .to_request()
+        .unwrap();
+        assert_eq!(tpl.to_request_body()["template"]["name"], "order_update");
+    }
+
+    #[test]
+    fn messages_that_cannot_be_sent_say_why() {
+        assert!(job("image", None, None, Value::Null)
+            .to_request()
+            .unwrap_err()
+            .contains("media_url"));
+        assert!(job("text", Some("  "), None, Value::Null)
+            .to_request()
+            .unwrap_err()
+            .contains("content"));
+        assert!(job("location", None, None, json!({"latitude": "x"}))
+            .to_request()
+            .unwrap_err()
+            .contains("latitude"));
+        assert!(job("template", None, None, json!({}))
+            .to_request()
+            .unwrap_err()
+            .contains("template"));
+        assert!(job("sticker", None, None, Value::Null)
+            .to_request()
+            .unwrap_err()
+            .contains("sticker"));
+    }
+}

@@ -32,7 +32,7 @@ pub enum SendOutcome {
     Rejected {
         http_status: u16,
         class: ErrorClass,
-        error: Option<GraphError>,
+        error: Option<Box<GraphError>>,
         retry_after: Option<Duration>,
     },
     /// No connection was made: safe to send again.
@@ -78,28 +78,42 @@ impl GraphClient {
             .await;
         let response = match response {
             Ok(r) => r,
-            Err(e) if e.is_connect() => return SendOutcome::NotSent { reason: e.to_string() },
-            Err(e) => return SendOutcome::Unknown { reason: e.to_string() },
+            Err(e) if e.is_connect() => {
+                return SendOutcome::NotSent {
+                    reason: e.to_string(),
+                }
+            }
+            Err(e) => {
+                return SendOutcome::Unknown {
+                    reason: e.to_string(),
+                }
+            }
         };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) if (200..300).contains(&status) => {
-                return SendOutcome::Unknown { reason: format!("accepted but the answer was lost: {e}") }
+                return SendOutcome::Unknown {
+                    reason: format!("accepted but the answer was lost: {e}"),
+                }
             }
             Err(_) => Default::default(),
         };
         if (200..300).contains(&status) {
             return match request.message {
-                whatsapp::OutboundMessage::MarkRead { .. } => SendOutcome::Accepted { wamid: String::new() },
+                whatsapp::OutboundMessage::MarkRead { .. } => SendOutcome::Accepted {
+                    wamid: String::new(),
+                },
                 _ => match SendResponse::parse(&body) {
                     Ok(r) => SendOutcome::Accepted { wamid: r.wamid },
-                    Err(e) => SendOutcome::Unknown { reason: format!("2xx without a wamid: {e}") },
+                    Err(e) => SendOutcome::Unknown {
+                        reason: format!("2xx without a wamid: {e}"),
+                    },
                 },
             };
         }
-        let error = GraphError::parse(&body);
+        let error = GraphError::parse(&body).map(Box::new);
         let class = error
             .as_ref()
             .map(|e| e.classify(status))

@@ -53,7 +53,7 @@ pub async fn send_one(
             error,
             retry_after,
         } => {
-            let error_data = error_data(http_status, class, error.as_ref());
+            let error_data = error_data(http_status, class, error.as_deref());
             metrics::counter!("gateway_outbound_total", "outcome" => class.as_str()).increment(1);
             match class {
                 ErrorClass::Retryable => {

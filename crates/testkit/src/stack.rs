@@ -303,6 +303,9 @@ pub fn start_postgres(layout: &Layout) -> Result<()> {
         )
         .with_context(|| format!("PostgreSQL did not start; see {}", log.display()))?;
     }
+    // Several test processes start at once: one at a time alters the roles.
+    let lock = fs::File::create(layout.pg_socket_dir().join("roles.lock"))?;
+    lock.lock().context("failed to lock the roles bootstrap")?;
     run(
         psql("template1", SUPERUSER)
             .arg("-f")

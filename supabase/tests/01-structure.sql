@@ -279,7 +279,7 @@ select col_default_is('public', 'message_templates', 'parameters', '[]'::jsonb, 
 
 -- broadcast_messages --------------------------------------------------------------------
 select has_table('public', 'broadcast_messages', 'table public.broadcast_messages exists');
-select columns_are('public', 'broadcast_messages', array['id', 'name', 'content', 'status', 'scheduled_for', 'created_by', 'created_at', 'sent_at', 'template_id', 'audience'], 'public.broadcast_messages has exactly the designed columns');
+select columns_are('public', 'broadcast_messages', array['id', 'name', 'content', 'status', 'scheduled_for', 'created_by', 'created_at', 'sent_at', 'template_id', 'audience', 'status_detail'], 'public.broadcast_messages has exactly the designed columns');
 select col_type_is('public', 'broadcast_messages', 'id', 'uuid', 'broadcast_messages.id is uuid');
 select col_not_null('public', 'broadcast_messages', 'id', 'broadcast_messages.id is not null');
 select col_default_is('public', 'broadcast_messages', 'id', 'uuid_generate_v4()'::text, 'broadcast_messages.id defaults to uuid_generate_v4()');

@@ -1,0 +1,408 @@
+-- Broadcasts: an admin schedules a template for an audience; the broadcast worker moves
+-- it to 'sending' exactly once (svc.start_due_broadcasts), materializes its recipients,
+-- and claims them in leased batches under the same per-number token bucket as replies
+-- (svc.claim_broadcast_recipients), yielding whenever a reply is waiting.
+--
+-- At most once per recipient: a claim whose lease expires (the worker died between the
+-- API call and the record) is never resent automatically; the recipient becomes
+-- 'failed' with error_message 'unknown_outcome: ...', which an admin can see and retry
+-- on purpose (setting it back to 'pending' re-queues it).
+
+-- Extension: why a broadcast waits (messaging limit, paused sending), for admins.
+alter table public.broadcast_messages add column status_detail text;
+comment on column public.broadcast_messages.status_detail is
+  'Why a broadcast is waiting or stopped (messaging limit reached, sending paused, no template); null when all is well.';
+
+-- Audiences by tag.
+create index idx_contacts_tags on public.contacts using gin (tags);
+-- The messaging limit counts unique users messaged in the last 24 hours.
+create index idx_broadcast_recipients_sent_at on public.broadcast_recipients (sent_at) where sent_at is not null;
+
+create table svc.broadcast_queue (
+    broadcast_id uuid not null,
+    contact_id uuid not null,
+    seq bigint generated always as identity,
+    due_at timestamptz not null default now(),
+    attempts int not null default 0,
+    first_attempt_at timestamptz,
+    lease_owner text,
+    lease_expires_at timestamptz,
+    last_error text,
+    primary key (broadcast_id, contact_id),
+    foreign key (broadcast_id, contact_id) references public.broadcast_recipients (broadcast_id, contact_id) on delete cascade,
+    constraint broadcast_queue_lease_complete check ((lease_owner is null) = (lease_expires_at is null))
+);
+comment on table svc.broadcast_queue is 'Recipients still to send (one row per pending recipient of a sending broadcast).';
+create index broadcast_queue_due on svc.broadcast_queue (seq) where lease_owner is null;
+create index broadcast_queue_lease on svc.broadcast_queue (lease_expires_at) where lease_owner is not null;
+
+-- Starting --------------------------------------------------------------------------------
+
+-- Moves due scheduled broadcasts to 'sending' (each exactly once, even with several
+-- workers), materializes their audience set-based, skips blocked and opted-out
+-- contacts (recorded as failed with the reason) and queues the rest.
+create or replace function svc.start_due_broadcasts(p_now timestamptz default now())
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  b record;
+  v_started jsonb := '[]'::jsonb;
+  v_queued int;
+  v_skipped int;
+begin
+  for b in
+    select * from public.broadcast_messages
+     where status = 'scheduled' and scheduled_for <= p_now
+     order by scheduled_for
+     for update skip locked
+  loop
+    if b.template_id is null then
+      update public.broadcast_messages
+         set status = 'cancelled', status_detail = 'not sent: no WhatsApp template chosen'
+       where id = b.id;
+      continue;
+    end if;
+    update public.broadcast_messages set status = 'sending', status_detail = null where id = b.id;
+
+    if b.audience ->> 'type' = 'tags' then
+      insert into public.broadcast_recipients (broadcast_id, contact_id)
+      select b.id, c.id
+        from public.contacts c
+       where c.tags && array(select jsonb_array_elements_text(coalesce(b.audience -> 'tags', '[]'::jsonb)))
+      on conflict do nothing;
+    end if;
+
+    update public.broadcast_recipients r
+       set status = 'failed',
+           error_message = case
+             when c.status = 'blocked' then 'skipped: contact is blocked'
+             when c.opted_out_at is not null then 'skipped: contact opted out'
+             else 'skipped: contact has no WhatsApp address' end
+      from public.contacts c
+     where r.broadcast_id = b.id and r.contact_id = c.id and r.status = 'pending'
+       and (c.status = 'blocked' or c.opted_out_at is not null or (c.wa_id is null and c.phone is null and c.wa_user_id is null));
+    get diagnostics v_skipped = row_count;
+
+    insert into svc.broadcast_queue (broadcast_id, contact_id)
+    select b.id, r.contact_id from public.broadcast_recipients r
+     where r.broadcast_id = b.id and r.status = 'pending'
+     order by r.contact_id
+    on conflict do nothing;
+    get diagnostics v_queued = row_count;
+
+    v_started := v_started || jsonb_build_array(jsonb_build_object('id', b.id, 'queued', v_queued, 'skipped', v_skipped));
+  end loop;
+  return v_started;
+end;
+$$;
+comment on function svc.start_due_broadcasts(timestamptz) is
+  'Starts due scheduled broadcasts exactly once: sending, audience materialized, blocked/opted-out skipped, recipients queued.';
+
+-- An admin setting a failed recipient back to 'pending' re-queues it (a deliberate retry).
+create or replace function private.requeue_broadcast_recipient()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.status = 'pending' and old.status = 'failed' then
+    new.error_message := null;
+    insert into svc.broadcast_queue (broadcast_id, contact_id)
+    select new.broadcast_id, new.contact_id
+     where exists (select 1 from public.broadcast_messages where id = new.broadcast_id and status = 'sending')
+    on conflict do nothing;
+  end if;
+  return new;
+end;
+$$;
+revoke execute on function private.requeue_broadcast_recipient() from public, anon, authenticated;
+create trigger on_broadcast_recipient_retried
+  before update of status on public.broadcast_recipients
+  for each row execute function private.requeue_broadcast_recipient();
+
+-- Claiming --------------------------------------------------------------------------------
+
+-- Unique users messaged by broadcasts in the 24 hours before p_now (plus those in flight).
+create or replace function svc.broadcast_users_in_last_24h(p_now timestamptz)
+returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select count(*) from (
+    select contact_id from public.broadcast_recipients
+     where sent_at > p_now - interval '24 hours'
+    union
+    select contact_id from svc.broadcast_queue where lease_owner is not null
+  ) u
+$$;
+comment on function svc.broadcast_users_in_last_24h(timestamptz) is 'Unique users messaged by broadcasts in a rolling 24 hours (the messaging limit''s measure).';
+
+-- Claims up to p_limit recipients of sending broadcasts, leased, within the shared rate
+-- limit and the messaging limit (null = unlimited); nothing while a reply is waiting.
+create or replace function svc.claim_broadcast_recipients(
+    p_owner text,
+    p_phone_number_id text,
+    p_max_mps double precision,
+    p_limit int default 100,
+    p_lease_seconds int default 30,
+    p_messaging_limit int default null,
+    p_now timestamptz default clock_timestamp()
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_limit int := p_limit;
+  v_pause svc.sending_pauses%rowtype;
+  v_remaining bigint;
+  v_candidates svc.broadcast_queue[];
+  v_granted int;
+  v_claimed jsonb;
+begin
+  -- 1. Expired leases: the worker died; the send may have happened. Never resent.
+  with expired as (
+    delete from svc.broadcast_queue q
+     where q.lease_owner is not null and q.lease_expires_at < p_now
+    returning q.broadcast_id, q.contact_id
+  )
+  update public.broadcast_recipients r
+     set status = 'failed',
+         error_message = 'unknown_outcome: the worker stopped while sending; WhatsApp may or may not have delivered it. Set it back to pending to send again.'
+    from expired e
+   where r.broadcast_id = e.broadcast_id and r.contact_id = e.contact_id and r.status = 'pending';
+
+  -- 2. Paused number: one probe per interval, like replies.
+  select * into v_pause from svc.sending_pauses where phone_number_id = p_phone_number_id for update;
+  if found then
+    if v_pause.probe_after > p_now then
+      update public.broadcast_messages set status_detail = 'waiting: sending is paused (' || coalesce(v_pause.reason ->> 'title', v_pause.reason ->> 'code', 'account error') || ')'
+       where status = 'sending' and status_detail is distinct from 'waiting: sending is paused (' || coalesce(v_pause.reason ->> 'title', v_pause.reason ->> 'code', 'account error') || ')';
+      return '[]'::jsonb;
+    end if;
+    update svc.sending_pauses set probe_after = p_now + interval '30 seconds' where phone_number_id = p_phone_number_id;
+    v_limit := 1;
+  end if;
+
+  -- 3. Replies first: a claimable reply waiting means broadcasts wait.
+  if exists (
+    select 1 from svc.outbound_jobs j
+     where j.lease_owner is null and j.due_at <= p_now
+       and not exists (select 1 from svc.outbound_jobs e where e.contact_id = j.contact_id and e.seq < j.seq)
+  ) then
+    return '[]'::jsonb;
+  end if;
+
+  -- 4. Messaging limit.
+  if p_messaging_limit is not null then
+    v_remaining := p_messaging_limit - svc.broadcast_users_in_last_24h(p_now);
+    if v_remaining <= 0 then
+      update public.broadcast_messages
+         set status_detail = format('waiting: messaging limit of %s unique users per 24 hours reached', p_messaging_limit)
+       where status = 'sending' and status_detail is null;
+      return '[]'::jsonb;
+    end if;
+    v_limit := least(v_limit, v_remaining)::int;
+  end if;
+
+  -- 5. Candidates of broadcasts still sending (a cancelled one stops here).
+  select array_agg(q order by q.seq) into v_candidates
+    from (
+      select q.* from svc.broadcast_queue q
+       where q.lease_owner is null and q.due_at <= p_now
+         and exists (select 1 from public.broadcast_messages b where b.id = q.broadcast_id and b.status = 'sending')
+       order by q.seq
+       limit v_limit
+       for update of q skip locked
+    ) q;
+  if v_candidates is null then
+    return '[]'::jsonb;
+  end if;
+
+  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_candidates), p_max_mps, p_now);
+  if v_granted = 0 then
+    return '[]'::jsonb;
+  end if;
+
+  with chosen as (
+    select c.broadcast_id, c.contact_id from unnest(v_candidates[1:v_granted]) c
+  ), leased as (
+    update svc.broadcast_queue q
+       set lease_owner = p_owner,
+           lease_expires_at = p_now + make_interval(secs => p_lease_seconds),
+           attempts = q.attempts + 1,
+           first_attempt_at = coalesce(q.first_attempt_at, p_now)
+      from chosen c
+     where q.broadcast_id = c.broadcast_id and q.contact_id = c.contact_id
+    returning q.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'broadcast_id', l.broadcast_id,
+           'contact_id', l.contact_id,
+           'to', coalesce(k.wa_id, k.phone, k.wa_user_id),
+           'template', t.wa_template_name,
+           'language', t.language_code,
+           'parameters', (
+             select coalesce(jsonb_agg(
+                      case p.source
+                        when 'contact.full_name' then coalesce(nullif(k.full_name, ''), 'cliente')
+                        when 'contact.phone' then coalesce(k.phone, '')
+                        when 'contact.email' then coalesce(k.email, '')
+                        else p.source
+                      end order by p.ord), '[]'::jsonb)
+               from jsonb_array_elements_text(t.parameters) with ordinality as p(source, ord)),
+           'attempts', l.attempts,
+           'first_attempt_at', l.first_attempt_at,
+           'probe', v_pause.phone_number_id is not null
+         ) order by l.seq), '[]'::jsonb)
+    into v_claimed
+    from leased l
+    join public.broadcast_messages b on b.id = l.broadcast_id
+    join public.message_templates t on t.id = b.template_id
+    join public.contacts k on k.id = l.contact_id;
+
+  update public.broadcast_messages set status_detail = null
+   where status = 'sending' and status_detail is not null
+     and id in (select (c ->> 'broadcast_id')::uuid from jsonb_array_elements(v_claimed) c);
+  return v_claimed;
+end;
+$$;
+comment on function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) is
+  'Claims recipients of sending broadcasts, leased, within the shared rate limit and the messaging limit, after replies.';
+
+-- Recording -------------------------------------------------------------------------------
+
+create or replace function svc.record_broadcast_sent(p_broadcast_id uuid, p_contact_id uuid, p_owner text, p_wamid text)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+  delete from svc.broadcast_queue
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id and lease_owner = p_owner;
+  if not found then
+    -- Our lease expired meanwhile and the recipient became unknown_outcome: now we know.
+    perform 1 from public.broadcast_recipients
+     where broadcast_id = p_broadcast_id and contact_id = p_contact_id and error_message like 'unknown_outcome:%';
+    if not found then
+      return false;
+    end if;
+  end if;
+  update public.broadcast_recipients
+     set status = 'sent', sent_at = now(), wa_message_id = p_wamid, error_message = null
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id;
+  perform svc.apply_early_statuses(p_wamid);
+  return true;
+end;
+$$;
+comment on function svc.record_broadcast_sent(uuid, uuid, text, text) is 'Records the wamid of a recipient''s accepted template.';
+
+create or replace function svc.record_broadcast_failed(p_broadcast_id uuid, p_contact_id uuid, p_owner text, p_error_message text, p_opted_out boolean default false)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+  delete from svc.broadcast_queue
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id and lease_owner = p_owner;
+  if not found then
+    return false;
+  end if;
+  update public.broadcast_recipients set status = 'failed', error_message = p_error_message
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id and status = 'pending';
+  if p_opted_out then
+    update public.contacts set opted_out_at = coalesce(opted_out_at, now()) where id = p_contact_id;
+  end if;
+  return true;
+end;
+$$;
+comment on function svc.record_broadcast_failed(uuid, uuid, text, text, boolean) is 'Fails a claimed recipient (permanent error or unknown outcome).';
+
+create or replace function svc.record_broadcast_retry(p_broadcast_id uuid, p_contact_id uuid, p_owner text, p_delay_seconds double precision, p_error text)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+  update svc.broadcast_queue
+     set lease_owner = null, lease_expires_at = null,
+         due_at = clock_timestamp() + make_interval(secs => greatest(0, p_delay_seconds)),
+         last_error = p_error
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id and lease_owner = p_owner;
+  return found;
+end;
+$$;
+comment on function svc.record_broadcast_retry(uuid, uuid, text, double precision, text) is 'Puts a claimed recipient back in the queue after a retryable error.';
+
+create or replace function svc.release_broadcast_claims(p_owner text)
+returns int
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_count int;
+begin
+  update svc.broadcast_queue
+     set lease_owner = null, lease_expires_at = null, attempts = greatest(0, attempts - 1)
+   where lease_owner = p_owner;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+comment on function svc.release_broadcast_claims(text) is 'Returns a worker''s unsent claims to the queue (graceful shutdown).';
+
+-- Completing ------------------------------------------------------------------------------
+
+-- A sending broadcast with nothing left to send is completed (sent_at = now).
+create or replace function svc.complete_finished_broadcasts(p_now timestamptz default now())
+returns int
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_count int;
+begin
+  update public.broadcast_messages b
+     set status = 'completed', sent_at = p_now, status_detail = null
+   where b.status = 'sending'
+     and not exists (select 1 from svc.broadcast_queue q where q.broadcast_id = b.id);
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+comment on function svc.complete_finished_broadcasts(timestamptz) is 'Completes sending broadcasts whose every recipient is sent or failed.';
+
+-- For metrics: recipients by status of each sending broadcast.
+create or replace function svc.broadcast_progress()
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('id', b.id, 'name', b.name, 'status_detail', b.status_detail,
+           'counts', (select jsonb_object_agg(s.status, s.n) from (
+                        select r.status, count(*) as n from public.broadcast_recipients r
+                         where r.broadcast_id = b.id group by r.status) s),
+           'queued', (select count(*) from svc.broadcast_queue q where q.broadcast_id = b.id))), '[]'::jsonb)
+    from public.broadcast_messages b
+   where b.status = 'sending'
+$$;
+comment on function svc.broadcast_progress() is 'Recipients by status and queue depth of each sending broadcast.';
+
+-- Grants: the services only.
+revoke all on svc.broadcast_queue from public, anon, authenticated;
+grant select, insert, update, delete on svc.broadcast_queue to service_role;
+do $$
+declare
+  f regprocedure;
+begin
+  for f in select p.oid::regprocedure from pg_proc p where p.pronamespace = 'svc'::regnamespace loop
+    execute format('revoke execute on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end
+$$;

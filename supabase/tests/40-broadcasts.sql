@@ -1,0 +1,102 @@
+-- Broadcasts: starting exactly once, audiences, skipping, claiming under the limits,
+-- at most once per recipient, completion and cancellation.
+begin;
+select plan(28);
+
+insert into auth.users (id, email, raw_app_meta_data) values
+  ('00000000-0000-0000-0000-00000000ad01', 'admin@test.local', '{"role":"admin"}');
+insert into public.message_templates (id, name, content, wa_template_name, language_code, parameters) values
+  ('00000000-0000-0000-0000-0000000000e1', 'VIP', 'Hola {{1}}', 'promo_vip', 'es', '["contact.full_name"]');
+insert into public.contacts (id, phone, wa_id, full_name, tags, status, opted_out_at) values
+  ('00000000-0000-0000-0000-0000000000c1', '34600000001', '34600000001', 'Ana', '{vip}', 'active', null),
+  ('00000000-0000-0000-0000-0000000000c2', '34600000002', '34600000002', 'Bea', '{vip,nuevo}', 'active', null),
+  ('00000000-0000-0000-0000-0000000000c3', '34600000003', '34600000003', 'Carla', '{vip}', 'blocked', null),
+  ('00000000-0000-0000-0000-0000000000c4', '34600000004', '34600000004', 'Dani', '{vip}', 'active', now()),
+  ('00000000-0000-0000-0000-0000000000c5', '34600000005', '34600000005', 'Eva', '{mayorista}', 'active', null);
+insert into public.broadcast_messages (id, name, content, status, scheduled_for, created_by, template_id, audience) values
+  ('00000000-0000-0000-0000-0000000000b1', 'VIP', 'Hola', 'scheduled', now() - interval '1 minute',
+   '00000000-0000-0000-0000-00000000ad01', '00000000-0000-0000-0000-0000000000e1', '{"type":"tags","tags":["vip"]}'),
+  ('00000000-0000-0000-0000-0000000000b2', 'Later', 'Hola', 'scheduled', now() + interval '1 hour',
+   '00000000-0000-0000-0000-00000000ad01', '00000000-0000-0000-0000-0000000000e1', '{"type":"explicit"}');
+
+create function pg_temp.claim(p_owner text, p_limit int default 100, p_now timestamptz default clock_timestamp(), p_messaging_limit int default null)
+returns jsonb language sql as $$
+  select svc.claim_broadcast_recipients(p_owner, 'PN1', 1000, p_limit, 30, p_messaging_limit, p_now)
+$$;
+
+-- Starting --------------------------------------------------------------------------------
+select is(jsonb_array_length(svc.start_due_broadcasts()), 1, 'only the due broadcast starts');
+select is((select status from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'), 'sending', 'it is sending');
+select is(jsonb_array_length(svc.start_due_broadcasts()), 0, 'and starts only once');
+select is((select count(*)::int from public.broadcast_recipients where broadcast_id = '00000000-0000-0000-0000-0000000000b1'), 4,
+  'the tag audience is materialized (4 vip contacts)');
+select is((select error_message from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c3'),
+  'skipped: contact is blocked', 'a blocked contact is recorded as skipped');
+select is((select error_message from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c4'),
+  'skipped: contact opted out', 'an opted-out contact is recorded as skipped');
+select is((select count(*)::int from svc.broadcast_queue), 2, 'the two others are queued');
+
+-- Claiming ---------------------------------------------------------------------------------
+select is((select jsonb_agg(c -> 'parameters' ->> 0 order by c ->> 'to') from jsonb_array_elements(pg_temp.claim('w1', 1)) c),
+  '["Ana"]'::jsonb, 'a claim carries the template parameters filled from the contact');
+select is(jsonb_array_length(pg_temp.claim('w2')), 1, 'a second worker gets only what is left');
+select is(jsonb_array_length(pg_temp.claim('w3')), 0, 'nothing is claimed twice');
+
+-- Replies come first.
+insert into public.conversations (id, contact_id) values ('00000000-0000-0000-0000-0000000000d5', '00000000-0000-0000-0000-0000000000c5');
+insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at)
+values ('00000000-0000-0000-0000-0000000000d5', 'contact', '00000000-0000-0000-0000-0000000000c5', 'hola', 'text', 'delivered', now());
+insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status)
+values ('00000000-0000-0000-0000-0000000000d5', 'agent', '00000000-0000-0000-0000-00000000ad01', 'respuesta', 'text', 'pending');
+update public.broadcast_recipients set status = 'pending' where false;
+select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w2', 0, 'throttled');
+select is(jsonb_array_length(pg_temp.claim('w3')), 0, 'a waiting reply holds broadcasts back');
+delete from svc.outbound_jobs;
+select is(jsonb_array_length(pg_temp.claim('w3')), 1, 'once the reply is gone the retried recipient is claimed again');
+
+-- Recording ---------------------------------------------------------------------------------
+select is(svc.record_broadcast_sent('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c1', 'w1', 'wamid.b1'), true,
+  'the claiming worker records a send');
+select is((select status || ' ' || wa_message_id from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c1'),
+  'sent wamid.b1', 'the recipient is sent with its wamid');
+select is(svc.record_broadcast_sent('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w1', 'wamid.x'), false,
+  'a worker cannot record another''s claim');
+
+-- A worker that dies: unknown outcome, never resent ------------------------------------------
+select is(jsonb_array_length(pg_temp.claim('w4', 100, clock_timestamp() + interval '31 seconds')), 0, 'an expired lease is not handed out again');
+select alike((select error_message from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c2'),
+  'unknown_outcome:%', 'the recipient is labelled unknown_outcome');
+select is((select status from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'), 'sending', 'still sending before completion runs');
+select is(svc.complete_finished_broadcasts(), 1, 'with nothing left the broadcast completes');
+select isnt((select sent_at from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'), null, 'with sent_at');
+
+-- Status webhooks reach recipients ------------------------------------------------------------
+select svc.apply_delivery_status('wamid.b1', 'delivered', now(), null);
+select is((select status from public.broadcast_recipients where wa_message_id = 'wamid.b1'), 'delivered', 'a delivered status reaches the recipient');
+
+-- Admin retry of an unknown outcome re-queues it (while the broadcast is sending) ------------
+update public.broadcast_messages set status = 'sending' where id = '00000000-0000-0000-0000-0000000000b1';
+update public.broadcast_recipients set status = 'pending' where contact_id = '00000000-0000-0000-0000-0000000000c2';
+select is((select count(*)::int from svc.broadcast_queue), 1, 'setting a failed recipient back to pending queues it again');
+select is((select error_message from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c2'), null, 'and clears the error');
+
+-- Cancelling stops claiming ------------------------------------------------------------------
+update public.broadcast_messages set status = 'cancelled' where id = '00000000-0000-0000-0000-0000000000b1';
+select is(jsonb_array_length(pg_temp.claim('w5')), 0, 'a cancelled broadcast is not claimed');
+
+-- Messaging limit -------------------------------------------------------------------------------
+update public.broadcast_messages set status = 'sending' where id = '00000000-0000-0000-0000-0000000000b1';
+select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 1)), 0, 'with the messaging limit used up nothing is claimed');
+select alike((select status_detail from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'),
+  'waiting: messaging limit of 1 %', 'and the broadcast says why');
+select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 2)), 1, 'a higher limit lets it go on');
+
+-- No template: never sent --------------------------------------------------------------------------
+insert into public.broadcast_messages (id, name, content, status, scheduled_for, audience)
+values ('00000000-0000-0000-0000-0000000000b3', 'No template', 'x', 'scheduled', now() - interval '1 minute', '{"type":"explicit"}');
+select svc.start_due_broadcasts();
+select is((select status from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b3'), 'cancelled',
+  'a broadcast without a template is not sent');
+
+select * from finish();
+rollback;

@@ -1,8 +1,10 @@
 //! `cargo xtask <command>`: the project's dev tooling.
 
+mod bench;
 mod stack_cmd;
 mod test_cmd;
 mod up;
+mod webhooks_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -24,10 +26,36 @@ enum Command {
         /// Files under supabase/tests (default: all).
         files: Vec<std::path::PathBuf>,
     },
+    /// Benchmarks; each writes its figures to BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Journaled webhooks.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// The local Supabase-compatible stack.
     Stack {
         #[command(subcommand)]
         action: stack_cmd::StackAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// RLS cost on the inbox queries (and search) at 100k contacts / 1M messages.
+    Rls,
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Re-apply journaled webhooks that failed (after the cause was fixed).
+    Replay {
+        /// At most this many, oldest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
     },
 }
 
@@ -38,6 +66,12 @@ fn main() {
         Command::Test => test_cmd::run(),
         Command::Pgtap { files } => test_cmd::run_pgtap_only(files),
         Command::Stack { action } => stack_cmd::run(action),
+        Command::Bench {
+            what: BenchWhat::Rls,
+        } => bench::rls::run(),
+        Command::Webhooks {
+            action: WebhooksAction::Replay { limit },
+        } => webhooks_cmd::replay(limit),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

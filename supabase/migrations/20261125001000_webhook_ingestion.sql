@@ -147,7 +147,8 @@ create or replace function svc.apply_delivery_status(
     p_wamid text,
     p_status text,
     p_at timestamptz,
-    p_errors jsonb
+    p_errors jsonb,
+    p_callback_data text default null
 )
 returns text
 language plpgsql
@@ -213,6 +214,19 @@ begin
     end if;
   end if;
 
+  if not v_found and p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    -- Our sends carry the message id as biz_opaque_callback_data: a message whose send
+    -- outcome was unknown (or not yet recorded) learns its wamid from its first status.
+    update public.messages
+       set wa_message_id = p_wamid, status = 'sent', error_data = null
+     where id = p_callback_data::uuid and wa_message_id is null and sender_type = 'agent'
+       and (status = 'pending' or error_data ->> 'code' = 'unknown_outcome');
+    if found then
+      delete from svc.outbound_jobs where message_id = p_callback_data::uuid;
+      return svc.apply_delivery_status(p_wamid, p_status, p_at, p_errors, null);
+    end if;
+  end if;
+
   if not v_found then
     insert into svc.early_statuses (wa_message_id, status, occurred_at, errors)
     values (p_wamid, p_status, p_at, p_errors)
@@ -233,7 +247,7 @@ begin
   return case when v_changed > 0 then 'applied' else 'stale' end;
 end;
 $$;
-comment on function svc.apply_delivery_status(text, text, timestamptz, jsonb) is
+comment on function svc.apply_delivery_status(text, text, timestamptz, jsonb, text) is
   'Applies a status webhook to a message or broadcast recipient by wamid, never backwards; keeps it for later when the wamid is unknown.';
 
 -- Applies (and forgets) the statuses that arrived before this wamid was recorded.
@@ -331,13 +345,13 @@ begin
   for s in
     select e.*
       from jsonb_to_recordset(coalesce(p_events -> 'statuses', '[]'::jsonb)) as e(
-             wamid text, status text, "timestamp" timestamptz, recipient_id text, errors jsonb)
+             wamid text, status text, "timestamp" timestamptz, recipient_id text, errors jsonb, callback_data text)
      order by e.wamid, e."timestamp"
   loop
     if s.wamid is null or s."timestamp" is null then
       raise exception 'status event without wamid or timestamp' using errcode = '22023';
     end if;
-    v_outcome := svc.apply_delivery_status(s.wamid, s.status, s."timestamp", s.errors);
+    v_outcome := svc.apply_delivery_status(s.wamid, s.status, s."timestamp", s.errors, s.callback_data);
     case v_outcome
       when 'applied' then v_applied := v_applied + 1;
       when 'stale' then v_stale := v_stale + 1;

@@ -1,7 +1,7 @@
 -- Outbound replies: queueing, metrics, claiming in order, the 24-hour window, leases,
 -- the shared rate limit, pauses and outcomes.
 begin;
-select plan(40);
+select plan(43);
 
 -- Fixtures: an agent, two contacts with an open conversation each.
 insert into auth.users (id, email, raw_app_meta_data) values
@@ -84,6 +84,15 @@ select is((select status || ' ' || (error_data ->> 'code') from public.messages 
 select is(svc.record_outbound_sent('00000000-0000-0000-0000-000000000203', 'dead', 'wamid.late'), true,
   'if the first sender reports success after all');
 select is((select status from public.messages where id = '00000000-0000-0000-0000-000000000203'), 'sent', 'the message becomes sent');
+
+-- A status webhook carrying our callback data reconciles an unknown outcome ---------------------------
+select pg_temp.reply('00000000-0000-0000-0000-000000000204', '00000000-0000-0000-0000-0000000000d2', 'lost answer');
+select is(jsonb_array_length(pg_temp.claim('dead2')), 1, 'a sender claims, Meta accepts, the answer is lost');
+select svc.record_outbound_failed('00000000-0000-0000-0000-000000000204', 'dead2', '{"code":"unknown_outcome"}', false);
+select svc.apply_delivery_status('wamid.found', 'delivered', now(), null, '00000000-0000-0000-0000-000000000204');
+select is((select status || ' ' || wa_message_id from public.messages where id = '00000000-0000-0000-0000-000000000204'),
+  'delivered wamid.found', 'its first status webhook (callback data = message id) tells the wamid and the status');
+select is((select error_data from public.messages where id = '00000000-0000-0000-0000-000000000204'), null, 'and clears the unknown outcome');
 
 -- The 24-hour window ------------------------------------------------------------------------------------
 insert into public.contacts (id, phone, wa_id) values ('00000000-0000-0000-0000-0000000000c3', '34600000003', '34600000003');

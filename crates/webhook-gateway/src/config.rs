@@ -36,6 +36,8 @@ pub struct OutboundSettings {
     pub max_retry_age: Duration,
     /// `OUTBOUND_PROBE_SECS` (default 30): while paused, one probe send per interval.
     pub probe_seconds: u32,
+    /// `OUTBOUND_RETRY_BASE_MS` (default 2000): the first retry's ceiling; doubles after.
+    pub retry_base_delay: Duration,
 }
 
 impl OutboundSettings {
@@ -60,6 +62,9 @@ impl OutboundSettings {
                 env.parsed_or("OUTBOUND_MAX_RETRY_AGE_SECS", 86_400)?,
             ),
             probe_seconds: env.parsed_or("OUTBOUND_PROBE_SECS", 30)?,
+            retry_base_delay: Duration::from_millis(
+                env.parsed_or("OUTBOUND_RETRY_BASE_MS", 2_000)?,
+            ),
         })
     }
 }

@@ -77,6 +77,7 @@ impl Application {
                 lease_seconds: settings.outbound.lease_seconds,
                 retry: RetryPolicy {
                     max_age: settings.outbound.max_retry_age,
+                    base_delay: settings.outbound.retry_base_delay,
                     ..RetryPolicy::default()
                 },
                 probe_seconds: settings.outbound.probe_seconds,

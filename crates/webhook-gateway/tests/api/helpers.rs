@@ -40,6 +40,7 @@ pub fn settings_for(project: &TestProject) -> Settings {
             request_timeout: Duration::from_secs(2),
             max_retry_age: Duration::from_secs(3600),
             probe_seconds: 1,
+            retry_base_delay: Duration::from_millis(100),
         },
     }
 }
@@ -154,4 +155,134 @@ pub fn status_webhook(wamid: &str, status: &str, timestamp: i64, errors: Option<
         }}]}]
     }))
     .unwrap()
+}
+
+/// A gateway with its sender on, wired to an in-process WhatsApp simulator both ways.
+pub struct SendingSetup {
+    pub gateway: TestGateway,
+    pub sim: whatsapp_simulator::SimulatorHandle,
+    pub running: Option<webhook_gateway::startup::RunningApp>,
+}
+
+pub async fn spawn_with_simulator(max_mps: u32) -> SendingSetup {
+    service_runtime::telemetry::init_for_tests();
+    let project = TestProject::new().await;
+    let sim = whatsapp_simulator::Simulator::start(whatsapp_simulator::SimulatorConfig::for_tests(
+        PHONE_NUMBER_ID,
+        "test-access-token",
+        APP_SECRET,
+    ))
+    .await
+    .expect("simulator failed to start");
+    sim.set_max_mps(Some(max_mps));
+    let running = start_sender(&project, &sim, max_mps);
+    sim.set_webhook_url(format!(
+        "http://127.0.0.1:{}/webhooks/whatsapp",
+        running.port
+    ))
+    .unwrap();
+    SendingSetup {
+        gateway: TestGateway {
+            project,
+            address: format!("http://127.0.0.1:{}", running.port),
+            http: reqwest::Client::new(),
+        },
+        sim,
+        running: Some(running),
+    }
+}
+
+impl SendingSetup {
+    /// A conversation whose customer wrote `minutes_ago` (the simulator knows it too, so
+    /// its 24-hour window matches the database's). Returns the conversation id.
+    pub async fn conversation(&self, phone: &str, minutes_ago: i64) -> String {
+        let (_, conversation) = seed_conversation(&self.gateway.project, phone, minutes_ago).await;
+        let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
+        self.sim.set_last_inbound(phone, at).unwrap();
+        conversation
+    }
+}
+
+/// Another gateway process (same project and simulator), sender on.
+pub fn start_sender(
+    project: &TestProject,
+    sim: &whatsapp_simulator::SimulatorHandle,
+    max_mps: u32,
+) -> webhook_gateway::startup::RunningApp {
+    let mut settings = settings_for(project);
+    settings.graph_url = sim.graph_url();
+    settings.max_mps = max_mps;
+    settings.outbound.enabled = true;
+    Application::build(settings)
+        .expect("gateway failed to build")
+        .spawn()
+}
+
+/// Seeds an agent and a contact who wrote `minutes_ago`, with an open conversation.
+/// Returns (agent id, conversation id).
+pub async fn seed_conversation(
+    project: &TestProject,
+    phone: &str,
+    minutes_ago: i64,
+) -> (String, String) {
+    let db = project.db().await;
+    db.execute(
+        "insert into auth.users (id, email, raw_app_meta_data)
+         values ('00000000-0000-0000-0000-00000000a001', 'agent@test.local', '{\"role\":\"agent\"}')
+         on conflict do nothing",
+        &[],
+    )
+    .await
+    .unwrap();
+    let row = db
+        .query_one(
+            "with k as (insert into public.contacts (phone, wa_id, full_name) values ($1, $1, 'Cliente') returning id),
+                  c as (insert into public.conversations (contact_id, assigned_agent_id)
+                        select id, '00000000-0000-0000-0000-00000000a001' from k returning id, contact_id)
+             insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at, wa_message_id)
+             select c.id, 'contact', c.contact_id, 'hola', 'text', 'delivered', now() - make_interval(mins => $2::int), 'wamid.in.' || $1
+               from c returning conversation_id::text",
+            &[&phone, &(minutes_ago as i32)],
+        )
+        .await
+        .unwrap();
+    ("00000000-0000-0000-0000-00000000a001".into(), row.get(0))
+}
+
+/// An agent's reply as the frontend writes it (pending); returns the message id.
+pub async fn queue_reply(
+    project: &TestProject,
+    conversation_id: &str,
+    message_type: &str,
+    content: &str,
+    extra: Value,
+) -> String {
+    let db = project.db().await;
+    let row = db
+        .query_one(
+            "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, media_url, metadata)
+             values ($1::text::uuid, 'agent', '00000000-0000-0000-0000-00000000a001', $2, $3, 'pending', $4::jsonb->>'media_url', $4::jsonb->'metadata')
+             returning id::text",
+            &[&conversation_id, &content, &message_type, &extra],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+/// Waits until `sql` (a count) reaches `expected`, or panics after `secs`.
+pub async fn wait_for_count(project: &TestProject, sql: &str, expected: i64, secs: u64) {
+    let db = project.db().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let n: i64 = db.query_one(sql, &[]).await.unwrap().get(0);
+        if n == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {secs}s for {sql}: {n}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the project's dev tooling.
 
 mod bench;
+mod demo;
+mod local;
 mod stack_cmd;
 mod test_cmd;
 mod up;
@@ -26,6 +28,13 @@ enum Command {
         /// Files under supabase/tests (default: all).
         files: Vec<std::path::PathBuf>,
     },
+    /// A short scenario against `cargo xtask up`: a customer writes, an agent replies, it is read.
+    Demo,
+    /// Play a customer on WhatsApp (needs `cargo xtask up`).
+    Simulate {
+        #[command(subcommand)]
+        what: SimulateWhat,
+    },
     /// Benchmarks; each writes its figures to BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -40,6 +49,17 @@ enum Command {
     Stack {
         #[command(subcommand)]
         action: stack_cmd::StackAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimulateWhat {
+    /// A customer's text message, delivered to the gateway as a signed webhook.
+    Inbound {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        text: String,
     },
 }
 
@@ -69,6 +89,10 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Rls,
         } => bench::rls::run(),
+        Command::Demo => demo::run(),
+        Command::Simulate {
+            what: SimulateWhat::Inbound { from, text },
+        } => demo::simulate_inbound(&from, &text),
         Command::Webhooks {
             action: WebhooksAction::Replay { limit },
         } => webhooks_cmd::replay(limit),

@@ -1,12 +1,169 @@
-use anyhow::Result;
+//! `cargo xtask up`: the stack, the webhook gateway, the broadcast worker and the
+//! WhatsApp simulator wired together, in the foreground until Ctrl-C.
+
+use std::fs::File;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
 use testkit::layout::Layout;
 use testkit::stack;
 
-/// Starts the stack and tells where everything is.
+use crate::local;
+
+struct Service {
+    name: &'static str,
+    child: Child,
+    log: std::path::PathBuf,
+}
+
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
     stack::start(&layout)?;
-    crate::stack_cmd::print_where(&layout);
-    eprintln!("stop it with: cargo xtask stack stop");
+    for addr in [
+        local::GATEWAY_ADDR,
+        local::WORKER_ADDR,
+        local::SIMULATOR_ADDR,
+    ] {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            bail!("{addr} is already in use: is another `cargo xtask up` running? Stop it first");
+        }
+    }
+    eprintln!("building the services...");
+    stack::run(
+        Command::new("cargo").args([
+            "build",
+            "--quiet",
+            "-p",
+            "webhook-gateway",
+            "-p",
+            "broadcast-worker",
+            "-p",
+            "whatsapp-simulator",
+        ]),
+        "cargo build",
+    )?;
+    let bin = layout.root().join("target/debug");
+    let env = local::service_env();
+    let mut services = Vec::new();
+    for (name, binary) in [
+        ("simulator", "whatsapp-simulator"),
+        ("gateway", "webhook-gateway"),
+        ("worker", "broadcast-worker"),
+    ] {
+        let log = layout.logs().join(format!("{name}.log"));
+        let out = File::create(&log)?;
+        let child = Command::new(bin.join(binary))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("failed to start {binary}"))?;
+        services.push(Service { name, child, log });
+    }
+    let ready = wait_ready(&mut services);
+    if let Err(e) = ready {
+        stop_all(&mut services);
+        return Err(e);
+    }
+    print_where(&layout);
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    let exited = runtime.block_on(async {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return None,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    for s in services.iter_mut() {
+                        if let Ok(Some(status)) = s.child.try_wait() {
+                            return Some((s.name, status, s.log.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    });
+    eprintln!(
+        "\nstopping the services (the stack keeps running; `cargo xtask stack stop` stops it)..."
+    );
+    stop_all(&mut services);
+    if let Some((name, status, log)) = exited {
+        bail!(
+            "{name} exited ({status}); its log: {}\n{}",
+            log.display(),
+            tail(&log)
+        );
+    }
     Ok(())
+}
+
+fn wait_ready(services: &mut [Service]) -> Result<()> {
+    let checks = [
+        (
+            "simulator",
+            format!("{}/_sim/health", local::simulator_url()),
+        ),
+        ("gateway", format!("{}/readyz", local::gateway_url())),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (name, url) in checks {
+        loop {
+            if stack::http_status(&url) == Some(200) {
+                break;
+            }
+            if let Some(s) = services.iter_mut().find(|s| s.name == name) {
+                if let Ok(Some(status)) = s.child.try_wait() {
+                    bail!("{name} exited at start ({status}):\n{}", tail(&s.log));
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{name} did not become ready at {url}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+fn stop_all(services: &mut [Service]) {
+    for s in services.iter() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &s.child.id().to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for s in services.iter_mut() {
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = s.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
+}
+
+fn tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn print_where(layout: &Layout) {
+    crate::stack_cmd::print_where(layout);
+    eprintln!(
+        "\nChatCentralize is running:\n  \
+         webhook gateway   {gw}   (POST /webhooks/whatsapp, /healthz, /readyz, /metrics)\n  \
+         broadcast worker  http://{wk}   (/healthz, /metrics)\n  \
+         WhatsApp simulator {sim}   (Graph API stand-in; admin API under /_sim)\n  \
+         service logs      {logs}/{{gateway,worker,simulator}}.log\n\n\
+         Try: cargo xtask demo\n     cargo xtask simulate inbound --from 34600111222 --text 'Hola'\n\
+         Ctrl-C stops the services.",
+        gw = local::gateway_url(),
+        wk = local::WORKER_ADDR,
+        sim = local::simulator_url(),
+        logs = layout.logs().display(),
+    );
 }

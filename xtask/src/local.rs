@@ -1,0 +1,47 @@
+//! The local wiring of `cargo xtask up`: addresses and the development credentials the
+//! gateway, the worker and the simulator share (never real Meta credentials).
+
+use testkit::stack;
+
+pub const GATEWAY_ADDR: &str = "127.0.0.1:8080";
+pub const WORKER_ADDR: &str = "127.0.0.1:8081";
+pub const SIMULATOR_ADDR: &str = "127.0.0.1:54340";
+/// The business number of Meta's documented examples.
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const ACCESS_TOKEN: &str = "local-dev-access-token";
+pub const APP_SECRET: &str = "local-dev-app-secret";
+pub const VERIFY_TOKEN: &str = "local-dev-verify-token";
+
+pub fn gateway_url() -> String {
+    format!("http://{GATEWAY_ADDR}")
+}
+
+pub fn simulator_url() -> String {
+    format!("http://{SIMULATOR_ADDR}")
+}
+
+/// The environment of every service of the local setup.
+pub fn service_env() -> Vec<(String, String)> {
+    let mut env = stack::env_lines();
+    for (k, v) in [
+        ("GATEWAY_ADDR", GATEWAY_ADDR),
+        ("WORKER_ADDR", WORKER_ADDR),
+        ("SIM_ADDR", SIMULATOR_ADDR),
+        ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+        ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN),
+        ("WHATSAPP_APP_SECRET", APP_SECRET),
+        ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
+        ("WHATSAPP_API_VERSION", "v23.0"),
+        ("WHATSAPP_MAX_MPS", "80"),
+        ("SIM_MAX_MPS", "80"),
+        ("LOG_FORMAT", "pretty"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    env.push(("WHATSAPP_GRAPH_URL".into(), simulator_url()));
+    env.push((
+        "SIM_WEBHOOK_URL".into(),
+        format!("{}/webhooks/whatsapp", gateway_url()),
+    ));
+    env
+}

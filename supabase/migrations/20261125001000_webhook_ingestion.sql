@@ -445,7 +445,30 @@ as $$
 declare
   v_results jsonb := '[]'::jsonb;
   w jsonb;
+  c record;
 begin
+  -- One global lock order for the whole batch, so that concurrent batches can't
+  -- deadlock: first every sender's contact (by key), then every message a status
+  -- touches (by wamid). The per-webhook work below then only re-takes locks it holds.
+  for c in
+    select distinct on (coalesce(m ->> 'from', m ->> 'user_id'))
+           m ->> 'from' as wa_id, m ->> 'user_id' as user_id, (m ->> 'timestamp')::timestamptz as at
+      from jsonb_array_elements(p_webhooks) w,
+           jsonb_array_elements(coalesce(w.value -> 'events' -> 'messages', '[]'::jsonb)) m
+     where coalesce(m ->> 'from', m ->> 'user_id') is not null and m ->> 'timestamp' is not null
+     order by coalesce(m ->> 'from', m ->> 'user_id')
+  loop
+    perform svc.upsert_contact_for_sender(c.wa_id, c.user_id, null, c.at);
+  end loop;
+  perform 1
+     from public.messages
+    where wa_message_id in (
+      select s ->> 'wamid'
+        from jsonb_array_elements(p_webhooks) w,
+             jsonb_array_elements(coalesce(w.value -> 'events' -> 'statuses', '[]'::jsonb)) s)
+    order by wa_message_id
+      for update;
+
   for w in select value from jsonb_array_elements(p_webhooks) loop
     v_results := v_results || jsonb_build_array(
       svc.journal_and_apply(w -> 'payload', w -> 'events', w ->> 'parse_error'));

@@ -67,6 +67,8 @@ enum SimulateWhat {
 enum BenchWhat {
     /// RLS cost on the inbox queries (and search) at 100k contacts / 1M messages.
     Rls,
+    /// Webhooks stored per second: fixed rates, maximum rate, and the pgbench ceiling.
+    Ingest,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +91,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Rls,
         } => bench::rls::run(),
+        Command::Bench {
+            what: BenchWhat::Ingest,
+        } => bench::ingest::run(),
         Command::Demo => demo::run(),
         Command::Simulate {
             what: SimulateWhat::Inbound { from, text },

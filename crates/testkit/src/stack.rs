@@ -40,7 +40,12 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
 
 /// Installs the Debian packages that are missing (apt-get as root, or through `sudo -n`).
 pub fn ensure_system_packages() -> Result<()> {
-    let missing: Vec<&str> = SYSTEM_PACKAGES
+    ensure_debian_packages(SYSTEM_PACKAGES)
+}
+
+/// Installs each `(package, file that proves it is installed)` that is missing.
+pub fn ensure_debian_packages(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, proof)| !Path::new(proof).exists())
         .map(|(package, _)| *package)

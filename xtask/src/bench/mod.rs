@@ -2,4 +2,5 @@
 //! BENCHMARKS.md with the command, the machine and the date.
 
 pub mod report;
+pub mod ingest;
 pub mod rls;

@@ -160,7 +160,8 @@ declare
   v_limit int := p_limit;
   v_pause svc.sending_pauses%rowtype;
   v_remaining bigint;
-  v_candidates svc.broadcast_queue[];
+  v_broadcasts uuid[];
+  v_contacts uuid[];
   v_granted int;
   v_claimed jsonb;
 begin
@@ -210,26 +211,28 @@ begin
   end if;
 
   -- 5. Candidates of broadcasts still sending (a cancelled one stops here).
-  select array_agg(q order by q.seq) into v_candidates
+  select array_agg(q.broadcast_id order by q.seq), array_agg(q.contact_id order by q.seq)
+    into v_broadcasts, v_contacts
     from (
-      select q.* from svc.broadcast_queue q
+      select q.broadcast_id, q.contact_id, q.seq from svc.broadcast_queue q
        where q.lease_owner is null and q.due_at <= p_now
          and exists (select 1 from public.broadcast_messages b where b.id = q.broadcast_id and b.status = 'sending')
        order by q.seq
        limit v_limit
        for update of q skip locked
     ) q;
-  if v_candidates is null then
+  if v_broadcasts is null then
     return '[]'::jsonb;
   end if;
 
-  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_candidates), p_max_mps, p_now);
+  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_broadcasts), p_max_mps, p_now);
   if v_granted = 0 then
     return '[]'::jsonb;
   end if;
 
   with chosen as (
-    select c.broadcast_id, c.contact_id from unnest(v_candidates[1:v_granted]) c
+    select c.broadcast_id, c.contact_id
+      from unnest(v_broadcasts[1:v_granted], v_contacts[1:v_granted]) as c(broadcast_id, contact_id)
   ), leased as (
     update svc.broadcast_queue q
        set lease_owner = p_owner,

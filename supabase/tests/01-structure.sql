@@ -697,7 +697,6 @@ select ok(not has_schema_privilege('authenticated', 'private', 'CREATE'), 'authe
 -- Migration 0600 grants USAGE on private to authenticated because the guard triggers of
 -- migration 0800 (SECURITY INVOKER PL/pgSQL) resolve private.* by name at run time.
 -- Policies don't need it (their expressions are stored parsed). Reported with a fix.
-select todo('conflict reported: migration 0600 grants USAGE on private to authenticated for the guard triggers', 1);
 select ok(not has_schema_privilege('authenticated', 'private', 'USAGE, CREATE'), 'authenticated has no USAGE (nor CREATE) on schema private');
 select ok(not has_schema_privilege('anon', 'svc', 'USAGE, CREATE'), 'anon has no USAGE (nor CREATE) on schema svc');
 select ok(not has_schema_privilege('authenticated', 'svc', 'USAGE, CREATE'), 'authenticated has no USAGE (nor CREATE) on schema svc');

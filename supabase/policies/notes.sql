@@ -1,0 +1,44 @@
+-- public.notes: the team's internal notes on a conversation.
+--
+-- read    everyone who sees the conversation reads all its notes
+-- insert  a user adds notes as themselves (created_by) to conversations they see
+-- update  a user edits only their own notes, in conversations they still see; content
+--         and updated_at only (grant in migration 0600): never moved or re-attributed
+-- delete  a user deletes only their own notes, in conversations they still see
+
+create policy "Users can read the notes of the conversations they see"
+  on public.notes
+  for select
+  to authenticated
+  using (exists (select from public.conversations c where c.id = notes.conversation_id));
+
+create policy "Users can add their own notes to the conversations they see"
+  on public.notes
+  for insert
+  to authenticated
+  with check (
+    created_by = (select private.active_user_id())
+    and exists (select from public.conversations c where c.id = notes.conversation_id)
+  );
+
+create policy "Users can edit their own notes"
+  on public.notes
+  for update
+  to authenticated
+  using (
+    created_by = (select private.active_user_id())
+    and exists (select from public.conversations c where c.id = notes.conversation_id)
+  )
+  with check (
+    created_by = (select private.active_user_id())
+    and exists (select from public.conversations c where c.id = notes.conversation_id)
+  );
+
+create policy "Users can delete their own notes"
+  on public.notes
+  for delete
+  to authenticated
+  using (
+    created_by = (select private.active_user_id())
+    and exists (select from public.conversations c where c.id = notes.conversation_id)
+  );

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
-use testkit::layout::{database_url, Layout, PG_PORT};
+use testkit::layout::{database_url, pg_port, Layout};
 use testkit::project::TEST_DB_PREFIX;
 use testkit::{stack, template};
 
@@ -88,7 +88,7 @@ fn pg_prove(layout: &Layout, only: &[PathBuf]) -> Result<usize> {
             "-h",
             "127.0.0.1",
             "-p",
-            &PG_PORT.to_string(),
+            &pg_port().to_string(),
             "-U",
             "postgres",
             "-d",

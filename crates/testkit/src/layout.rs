@@ -2,12 +2,27 @@
 
 use std::path::{Path, PathBuf};
 
-/// PostgreSQL of the local stack.
-pub const PG_PORT: u16 = 54322;
-/// The API gateway (nginx): `SUPABASE_URL`, with PostgREST under `/rest/v1`.
-pub const API_PORT: u16 = 54321;
-/// PostgREST of the stack's main database, behind the gateway.
-pub const POSTGREST_PORT: u16 = 54330;
+fn port_from_env(name: &str, default: u16) -> u16 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// PostgreSQL of the local stack (`CHATCENTRALIZE_PG_PORT`, default 54322).
+pub fn pg_port() -> u16 {
+    port_from_env("CHATCENTRALIZE_PG_PORT", 54322)
+}
+/// The API gateway (nginx): `SUPABASE_URL`, with PostgREST under `/rest/v1`
+/// (`CHATCENTRALIZE_API_PORT`, default 54321).
+pub fn api_port() -> u16 {
+    port_from_env("CHATCENTRALIZE_API_PORT", 54321)
+}
+/// PostgREST of the stack's main database, behind the gateway
+/// (`CHATCENTRALIZE_POSTGREST_PORT`, default 54330).
+pub fn postgrest_port() -> u16 {
+    port_from_env("CHATCENTRALIZE_POSTGREST_PORT", 54330)
+}
 /// The cluster's superuser (as on Supabase, `postgres` is not one).
 pub const SUPERUSER: &str = "supabase_admin";
 /// The main database, named as on a Supabase project.
@@ -82,5 +97,8 @@ impl Layout {
 
 /// The connection URL of a database of the stack as a given role (trust auth on loopback).
 pub fn database_url(role: &str, db: &str) -> String {
-    format!("postgresql://{role}:postgres@127.0.0.1:{PG_PORT}/{db}?sslmode=disable")
+    format!(
+        "postgresql://{role}:postgres@127.0.0.1:{}/{db}?sslmode=disable",
+        pg_port()
+    )
 }

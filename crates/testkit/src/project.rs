@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::keys::Keys;
-use crate::layout::{database_url, Layout, API_PORT};
+use crate::layout::{api_port, database_url, Layout};
 use crate::{stack, template};
 
 /// Prefix of the databases created for tests.
@@ -71,7 +71,7 @@ impl TestProject {
 
     /// `SUPABASE_URL` of this project.
     pub fn supabase_url(&self) -> String {
-        format!("http://127.0.0.1:{API_PORT}/_test/{}", self.port)
+        format!("http://127.0.0.1:{}/_test/{}", api_port(), self.port)
     }
     pub fn keys(&self) -> &Keys {
         &self.keys

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::keys::Keys;
-use crate::layout::{database_url, Layout, API_PORT, MAIN_DB, PG_PORT, POSTGREST_PORT, SUPERUSER};
+use crate::layout::{api_port, database_url, pg_port, postgrest_port, Layout, MAIN_DB, SUPERUSER};
 
 /// Debian packages the stack needs, with a file that proves each is installed.
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[
@@ -251,7 +251,7 @@ fn init_cluster(layout: &Layout) -> Result<()> {
     let conf = format!(
         "\n# ChatCentralize local stack\n\
          listen_addresses = '127.0.0.1'\n\
-         port = {PG_PORT}\n\
+         port = {}\n\
          unix_socket_directories = '{}'\n\
          wal_level = logical\n\
          max_replication_slots = 20\n\
@@ -263,6 +263,7 @@ fn init_cluster(layout: &Layout) -> Result<()> {
          full_page_writes = off\n\
          log_min_messages = warning\n\
          log_min_error_statement = panic\n",
+        pg_port(),
         layout.pg_socket_dir().display()
     );
     let mut file = fs::OpenOptions::new()
@@ -288,10 +289,11 @@ fn postgres_running(layout: &Layout) -> bool {
 pub fn start_postgres(layout: &Layout) -> Result<()> {
     init_cluster(layout)?;
     if !postgres_running(layout) {
-        if port_open(PG_PORT) {
+        if port_open(pg_port()) {
             bail!(
-                "port {PG_PORT} is taken by another process, not this stack's PostgreSQL ({}); \
+                "port {} is taken by another process, not this stack's PostgreSQL ({}); \
                  stop it or free the port",
+                pg_port(),
                 layout.pg_data().display()
             );
         }
@@ -496,18 +498,21 @@ fn read_pid(path: &Path) -> Option<u32> {
 fn start_main_postgrest(layout: &Layout) -> Result<()> {
     let pid_path = pid_file(layout, "postgrest");
     if let Some(pid) = read_pid(&pid_path) {
-        if pid_alive(pid) && port_open(POSTGREST_PORT) {
+        if pid_alive(pid) && port_open(postgrest_port()) {
             return Ok(());
         }
         eprintln!("removing a stale PostgREST pid file ({pid} is not running)");
         let _ = fs::remove_file(&pid_path);
     }
-    if port_open(POSTGREST_PORT) {
-        bail!("port {POSTGREST_PORT} (PostgREST) is taken by another process; stop it or free the port");
+    if port_open(postgrest_port()) {
+        bail!(
+            "port {} (PostgREST) is taken by another process; stop it or free the port",
+            postgrest_port()
+        );
     }
-    let child = spawn_postgrest(layout, MAIN_DB, POSTGREST_PORT, 10, "main")?;
+    let child = spawn_postgrest(layout, MAIN_DB, postgrest_port(), 10, "main")?;
     fs::write(&pid_path, child.id().to_string())?;
-    wait_for_postgrest(POSTGREST_PORT, Duration::from_secs(20))
+    wait_for_postgrest(postgrest_port(), Duration::from_secs(20))
         .with_context(|| format!("see {}", layout.logs().join("postgrest-main.log").display()))
 }
 
@@ -540,8 +545,8 @@ fn write_nginx_config(layout: &Layout) -> Result<(PathBuf, bool)> {
         .replace("@USER@", user)
         .replace("@STATE@", &dir.display().to_string())
         .replace("@LOGS@", &layout.logs().display().to_string())
-        .replace("@API_PORT@", &API_PORT.to_string())
-        .replace("@POSTGREST_PORT@", &POSTGREST_PORT.to_string());
+        .replace("@API_PORT@", &api_port().to_string())
+        .replace("@POSTGREST_PORT@", &postgrest_port().to_string());
     let path = dir.join("nginx.conf");
     let changed = fs::read_to_string(&path).ok().as_deref() != Some(conf.as_str());
     if changed {
@@ -570,8 +575,11 @@ fn start_nginx(layout: &Layout) -> Result<()> {
         }
         let _ = fs::remove_file(&pid_path);
     }
-    if port_open(API_PORT) {
-        bail!("port {API_PORT} (the API gateway) is taken by another process; stop it or free the port");
+    if port_open(api_port()) {
+        bail!(
+            "port {} (the API gateway) is taken by another process; stop it or free the port",
+            api_port()
+        );
     }
     run(
         Command::new("nginx")
@@ -581,7 +589,7 @@ fn start_nginx(layout: &Layout) -> Result<()> {
             .arg(&conf),
         "nginx",
     )?;
-    wait_until("nginx", Duration::from_secs(10), || port_open(API_PORT))
+    wait_until("nginx", Duration::from_secs(10), || port_open(api_port()))
 }
 
 fn stop_nginx(layout: &Layout) {
@@ -642,7 +650,7 @@ pub fn env_lines() -> Vec<(String, String)> {
     vec![
         (
             "SUPABASE_URL".into(),
-            format!("http://127.0.0.1:{API_PORT}"),
+            format!("http://127.0.0.1:{}", api_port()),
         ),
         ("SUPABASE_ANON_KEY".into(), keys.anon_key()),
         ("SUPABASE_SERVICE_ROLE_KEY".into(), keys.service_role_key()),
@@ -655,16 +663,16 @@ pub fn env_lines() -> Vec<(String, String)> {
 pub fn status(layout: &Layout) -> Vec<(String, bool)> {
     vec![
         (
-            format!("postgresql 127.0.0.1:{PG_PORT}"),
+            format!("postgresql 127.0.0.1:{}", pg_port()),
             postgres_running(layout),
         ),
         (
-            format!("postgrest  127.0.0.1:{POSTGREST_PORT}"),
+            format!("postgrest  127.0.0.1:{}", postgrest_port()),
             read_pid(&pid_file(layout, "postgrest")).is_some_and(pid_alive),
         ),
         (
-            format!("gateway    127.0.0.1:{API_PORT}"),
-            port_open(API_PORT),
+            format!("gateway    127.0.0.1:{}", api_port()),
+            port_open(api_port()),
         ),
     ]
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use testkit::layout::{Layout, API_PORT, PG_PORT, SUPERUSER};
+use testkit::layout::{api_port, pg_port, Layout, SUPERUSER};
 use testkit::{stack, template, Keys};
 
 use super::report::{percentile_ms, write_section};
@@ -39,7 +39,10 @@ pub fn run() -> Result<()> {
     stack::start_for_tests(&layout)?;
     stack::ensure_debian_packages(&[("wrk", "/usr/bin/wrk")])?;
     eprintln!("building the gateway (release)...");
-    stack::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "webhook-gateway"]), "cargo build --release")?;
+    stack::run(
+        Command::new("cargo").args(["build", "--release", "--quiet", "-p", "webhook-gateway"]),
+        "cargo build --release",
+    )?;
 
     let tpl = template::ensure(&layout)?;
     template::drop_test_databases(DB)?;
@@ -48,12 +51,20 @@ pub fn run() -> Result<()> {
     stack::sql_file(DB, SUPERUSER, &here.join("ingest_seed.sql"))?;
 
     let pgrst_port = free_port()?;
-    let mut children = Killer(vec![stack::spawn_postgrest(&layout, DB, pgrst_port, 20, DB)?]);
+    let mut children = Killer(vec![stack::spawn_postgrest(
+        &layout, DB, pgrst_port, 20, DB,
+    )?]);
     stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
     let gateway_port = free_port()?;
     let gateway = Command::new(layout.root().join("target/release/webhook-gateway"))
-        .env("SUPABASE_URL", format!("http://127.0.0.1:{API_PORT}/_test/{pgrst_port}"))
-        .env("SUPABASE_SERVICE_ROLE_KEY", Keys::default().service_role_key())
+        .env(
+            "SUPABASE_URL",
+            format!("http://127.0.0.1:{}/_test/{pgrst_port}", api_port()),
+        )
+        .env(
+            "SUPABASE_SERVICE_ROLE_KEY",
+            Keys::default().service_role_key(),
+        )
         .env("WHATSAPP_APP_SECRET", APP_SECRET)
         .env("WHATSAPP_VERIFY_TOKEN", "bench")
         .env("WHATSAPP_ACCESS_TOKEN", "bench")
@@ -84,11 +95,17 @@ pub fn run() -> Result<()> {
         let requests: Vec<(String, Vec<u8>)> = (next_id..next_id + n).map(webhook).collect();
         next_id += n;
         let r = runtime.block_on(fixed_rate(&base, rate, requests))?;
-        eprintln!("{rate}/s offered: {:.0}/s achieved, p50 {:.1} ms, p99 {:.1} ms, {} errors", r.achieved, r.p50, r.p99, r.errors);
+        eprintln!(
+            "{rate}/s offered: {:.0}/s achieved, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+            r.achieved, r.p50, r.p99, r.errors
+        );
         if rate == 500 {
             p99_at_500 = r.p99;
         }
-        body.push_str(&format!("| {rate} | {:.0} | {:.1} | {:.1} | {} |\n", r.achieved, r.p50, r.p99, r.errors));
+        body.push_str(&format!(
+            "| {rate} | {:.0} | {:.1} | {:.1} | {} |\n",
+            r.achieved, r.p50, r.p99, r.errors
+        ));
     }
 
     // Maximum rate: wrk, pre-signed unique webhooks.
@@ -105,7 +122,14 @@ pub fn run() -> Result<()> {
     }
     let wrk = stack::output(
         Command::new("wrk")
-            .args(["-t2", "-c64", &format!("-d{MAX_RATE_SECONDS}s"), "--timeout", "10s", "-s"])
+            .args([
+                "-t2",
+                "-c64",
+                &format!("-d{MAX_RATE_SECONDS}s"),
+                "--timeout",
+                "10s",
+                "-s",
+            ])
             .arg(here.join("ingest_wrk.lua"))
             .arg(format!("{base}/webhooks/whatsapp"))
             .arg("--")
@@ -119,22 +143,53 @@ pub fn run() -> Result<()> {
         .find_map(|l| l.strip_prefix("JSON "))
         .and_then(|j| serde_json::from_str(j).ok())
         .context("wrk printed no summary")?;
-    let max_rate = stats["requests"].as_f64().unwrap_or(0.0) / stats["seconds"].as_f64().unwrap_or(1.0);
-    eprintln!("max rate (wrk, 64 connections): {max_rate:.0}/s, p50 {} ms, p99 {} ms", stats["p50_ms"], stats["p99_ms"]);
+    let max_rate =
+        stats["requests"].as_f64().unwrap_or(0.0) / stats["seconds"].as_f64().unwrap_or(1.0);
+    eprintln!(
+        "max rate (wrk, 64 connections): {max_rate:.0}/s, p50 {} ms, p99 {} ms",
+        stats["p50_ms"], stats["p99_ms"]
+    );
     let batch_sizes = runtime.block_on(async {
-        reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()
+        reqwest::get(format!("{base}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
     });
-    let mean_batch = batch_sizes.as_deref().and_then(mean_of("gateway_ingest_batch_size"));
+    let mean_batch = batch_sizes
+        .as_deref()
+        .and_then(mean_of("gateway_ingest_batch_size"));
 
     // The ceiling: pgbench, the same function, one webhook per transaction.
     let pgbench = stack::output(
         Command::new("/usr/lib/postgresql/15/bin/pgbench")
-            .args(["-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", &MAX_RATE_SECONDS.to_string()])
-            .args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", "postgres"])
+            .args([
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                "16",
+                "-j",
+                "2",
+                "-T",
+                &MAX_RATE_SECONDS.to_string(),
+            ])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg_port().to_string(),
+                "-U",
+                "postgres",
+            ])
             .arg("-f")
             .arg(format!("{}@7", here.join("ingest_pgbench.sql").display()))
             .arg("-f")
-            .arg(format!("{}@3", here.join("ingest_pgbench_status.sql").display()))
+            .arg(format!(
+                "{}@3",
+                here.join("ingest_pgbench_status.sql").display()
+            ))
             .arg(DB),
         "pgbench",
     )?;
@@ -160,7 +215,11 @@ pub fn run() -> Result<()> {
         max_rate / ceiling,
         mean_batch.map_or("n/a".into(), |m| format!("{m:.1}")),
     ));
-    write_section("Ingestion: webhooks stored per second", "cargo xtask bench ingest", &body)
+    write_section(
+        "Ingestion: webhooks stored per second",
+        "cargo xtask bench ingest",
+        &body,
+    )
 }
 
 fn mean_of(metric: &'static str) -> impl Fn(&str) -> Option<f64> {
@@ -209,8 +268,14 @@ struct PhaseResult {
     errors: usize,
 }
 
-async fn fixed_rate(base: &str, rate: u32, requests: Vec<(String, Vec<u8>)>) -> Result<PhaseResult> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+async fn fixed_rate(
+    base: &str,
+    rate: u32,
+    requests: Vec<(String, Vec<u8>)>,
+) -> Result<PhaseResult> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
     let url = Arc::new(format!("{base}/webhooks/whatsapp"));
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let started = Instant::now();
@@ -252,5 +317,7 @@ async fn fixed_rate(base: &str, rate: u32, requests: Vec<(String, Vec<u8>)>) -> 
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -1,6 +1,6 @@
 //! `cargo xtask bench <what>`: benchmark commands that write their figures to
 //! BENCHMARKS.md with the command, the machine and the date.
 
-pub mod report;
 pub mod ingest;
+pub mod report;
 pub mod rls;

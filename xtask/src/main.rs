@@ -69,6 +69,8 @@ enum BenchWhat {
     Rls,
     /// Webhooks stored per second: fixed rates, maximum rate, and the pgbench ceiling.
     Ingest,
+    /// Replies: insert-to-WhatsApp latency and the sustained rate against the limit.
+    Outbound,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +96,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Ingest,
         } => bench::ingest::run(),
+        Command::Bench {
+            what: BenchWhat::Outbound,
+        } => bench::outbound::run(),
         Command::Demo => demo::run(),
         Command::Simulate {
             what: SimulateWhat::Inbound { from, text },

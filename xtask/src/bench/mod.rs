@@ -2,5 +2,6 @@
 //! BENCHMARKS.md with the command, the machine and the date.
 
 pub mod ingest;
+pub mod outbound;
 pub mod report;
 pub mod rls;

@@ -1,0 +1,228 @@
+//! `cargo xtask bench outbound`: agents' replies from the database to WhatsApp.
+//!
+//! One run, one fresh database, the release gateway's sender against the in-process
+//! simulator (which never refuses for throughput here: the limit measured is ours):
+//! (1) latency from the agent's insert to the simulator's receipt at 20 replies/s;
+//! (2) the sustained rate against WHATSAPP_MAX_MPS 80 and 1,000 with a full queue, and
+//! the densest one-second window the simulator saw.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use testkit::layout::{api_port, database_url, Layout, SUPERUSER};
+use testkit::{stack, template, Keys};
+use time::OffsetDateTime;
+use whatsapp_simulator::{Simulator, SimulatorConfig, StatusWebhooks};
+
+use super::report::{percentile_ms, write_section};
+
+const DB: &str = "cc_bench_outbound";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const TOKEN: &str = "bench-token";
+const CONTACTS: u32 = 25_000;
+
+struct Gateway(Child);
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run() -> Result<()> {
+    let layout = Layout::discover();
+    stack::start_for_tests(&layout)?;
+    eprintln!("building the gateway (release)...");
+    stack::run(
+        Command::new("cargo").args(["build", "--release", "--quiet", "-p", "webhook-gateway"]),
+        "cargo build --release",
+    )?;
+    let tpl = template::ensure(&layout)?;
+    template::drop_test_databases(DB)?;
+    template::clone_into(&tpl, DB)?;
+    // Customers who all wrote a minute ago, one open conversation each.
+    stack::run(
+        stack::psql(DB, SUPERUSER).args(["-c", &format!(
+            "set session_replication_role = replica;
+             insert into auth.users (id, email) values ('00000000-0000-0000-0000-00000000a001', 'agent@bench.test');
+             insert into public.users (id, email, full_name, role) values ('00000000-0000-0000-0000-00000000a001', 'agent@bench.test', 'Agent', 'agent');
+             insert into public.contacts (id, phone, wa_id)
+             select ('00000000-0000-4000-9000-' || lpad(g::text, 12, '0'))::uuid, (34800000000 + g)::text, (34800000000 + g)::text from generate_series(1, {CONTACTS}) g;
+             insert into public.conversations (id, contact_id, assigned_agent_id)
+             select ('00000000-0000-4000-a000-' || lpad(g::text, 12, '0'))::uuid, ('00000000-0000-4000-9000-' || lpad(g::text, 12, '0'))::uuid,
+                    '00000000-0000-0000-0000-00000000a001' from generate_series(1, {CONTACTS}) g;
+             insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at)
+             select ('00000000-0000-4000-a000-' || lpad(g::text, 12, '0'))::uuid, 'contact', ('00000000-0000-4000-9000-' || lpad(g::text, 12, '0'))::uuid,
+                    'hola', 'text', 'delivered', now() - interval '1 minute' from generate_series(1, {CONTACTS}) g;
+             set session_replication_role = origin; analyze;"
+        )]),
+        "bench data",
+    )?;
+    let pgrst_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut postgrest = stack::spawn_postgrest(&layout, DB, pgrst_port, 20, DB)?;
+    stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(measure(&layout, pgrst_port));
+    let _ = postgrest.kill();
+    let _ = postgrest.wait();
+    template::drop_test_databases(DB)?;
+    result
+}
+
+fn start_gateway(
+    layout: &Layout,
+    pgrst_port: u16,
+    graph_url: &str,
+    max_mps: u32,
+) -> Result<Gateway> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(layout.root().join("target/release/webhook-gateway"))
+        .env(
+            "SUPABASE_URL",
+            format!("http://127.0.0.1:{}/_test/{pgrst_port}", api_port()),
+        )
+        .env(
+            "SUPABASE_SERVICE_ROLE_KEY",
+            Keys::default().service_role_key(),
+        )
+        .env("WHATSAPP_APP_SECRET", "bench")
+        .env("WHATSAPP_VERIFY_TOKEN", "bench")
+        .env("WHATSAPP_ACCESS_TOKEN", TOKEN)
+        .env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .env("WHATSAPP_GRAPH_URL", graph_url)
+        .env("WHATSAPP_MAX_MPS", max_mps.to_string())
+        .env("GATEWAY_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("failed to start the gateway")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stack::http_status(&format!("http://127.0.0.1:{port}/readyz")) != Some(200) {
+        if Instant::now() > deadline {
+            bail!("the gateway did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Gateway(child))
+}
+
+async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
+    let (db, connection) =
+        tokio_postgres::connect(&database_url("postgres", DB), tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let mut config = SimulatorConfig::for_tests(PHONE_NUMBER_ID, TOKEN, "bench");
+    config.max_mps = None;
+    config.enforce_window = false;
+    config.status_webhooks = StatusWebhooks::disabled();
+    let sim = Simulator::start(config).await?;
+    let mut next_contact = 1u32;
+    let insert = "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status)
+                  select ('00000000-0000-4000-a000-' || lpad(g::text, 12, '0'))::uuid, 'agent', '00000000-0000-0000-0000-00000000a001',
+                         'Gracias por escribirnos', 'text', 'pending'
+                    from generate_series($1::int, $2::int) g";
+
+    // (1) Latency at 20 replies/s, with the limit at 80.
+    let gateway = start_gateway(layout, pgrst_port, &sim.graph_url(), 80)?;
+    let mut inserted_at = Vec::new();
+    let started = Instant::now();
+    for i in 0..400u32 {
+        tokio::time::sleep_until((started + Duration::from_millis(50) * i).into()).await;
+        db.execute(insert, &[&(next_contact as i32), &(next_contact as i32)])
+            .await?;
+        inserted_at.push(OffsetDateTime::now_utc());
+        next_contact += 1;
+    }
+    sim.wait_for_received(400, Duration::from_secs(30)).await?;
+    let received = sim.received();
+    let mut latencies: Vec<Duration> = received
+        .iter()
+        .zip(inserted_at.iter())
+        .map(|(r, at)| Duration::try_from(r.received_at - *at).unwrap_or_default())
+        .collect();
+    latencies.sort();
+    let (l50, l99) = (
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 99.0),
+    );
+    eprintln!("latency at 20 replies/s: p50 {l50:.1} ms, p99 {l99:.1} ms");
+    drop(gateway);
+    sim.reset_received();
+
+    // (2) Sustained rate with a full queue.
+    let mut rows = Vec::new();
+    for (limit, seconds) in [(80u32, 30u32), (1000, 20)] {
+        let n = (limit * seconds) as i32;
+        db.execute(
+            insert,
+            &[&(next_contact as i32), &(next_contact as i32 + n - 1)],
+        )
+        .await?;
+        next_contact += n as u32;
+        let gateway = start_gateway(layout, pgrst_port, &sim.graph_url(), limit)?;
+        sim.wait_for_received(n as usize, Duration::from_secs(u64::from(seconds) * 3 + 30))
+            .await?;
+        drop(gateway);
+        let received = sim.received();
+        let first = received
+            .first()
+            .map(|r| r.received_at)
+            .context("nothing received")?;
+        let last = received
+            .last()
+            .map(|r| r.received_at)
+            .context("nothing received")?;
+        // Steady state: drop the first and last second.
+        let inner: Vec<_> = received
+            .iter()
+            .filter(|r| {
+                r.received_at - first >= time::Duration::SECOND
+                    && last - r.received_at >= time::Duration::SECOND
+            })
+            .collect();
+        let span = (last - first - time::Duration::seconds(2)).as_seconds_f64();
+        let rate = inner.len() as f64 / span;
+        let max_window = sim.max_in_any_one_second_window();
+        let duplicates = received.len()
+            - received
+                .iter()
+                .map(|r| r.callback_data.clone())
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+        eprintln!("limit {limit}/s: sustained {rate:.1}/s ({:.1}%), max {max_window} in any second, {duplicates} duplicates", 100.0 * rate / f64::from(limit));
+        rows.push(format!(
+            "| {limit} | {n} | {rate:.1} | {:.1}% | {max_window} | {duplicates} |",
+            100.0 * rate / f64::from(limit)
+        ));
+        sim.reset_received();
+    }
+    sim.stop().await;
+
+    let body = format!(
+        "### Latency from the agent's insert to WhatsApp (the simulator), 20 replies/s, limit 80/s\n\n\
+         | replies | p50 ms | p99 ms |\n|---|---|---|\n| 400 | {l50:.1} | {l99:.1} |\n\n\
+         Target: p50 under 300 ms.\n\n\
+         ### Sustained rate with a full queue (one reply per customer)\n\n\
+         | WHATSAPP_MAX_MPS | replies | sustained/s (steady state) | of the limit | max in any 1 s window | duplicates |\n|---|---|---|---|---|---|\n{}\n\n\
+         Target: within 2% of the limit and never above it in any one-second window. The rate is \
+         the shared token bucket in `svc.send_rate_buckets` (refill 98.5% of the limit, burst 1.5%); \
+         the simulator does not throttle in this benchmark, and its status webhooks are off so that \
+         only sending is measured.\n",
+        rows.join("\n")
+    );
+    write_section(
+        "Outbound: agents' replies to WhatsApp",
+        "cargo xtask bench outbound",
+        &body,
+    )
+}

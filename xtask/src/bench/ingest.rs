@@ -249,7 +249,7 @@ fn webhook(i: u64) -> (String, Vec<u8>) {
         serde_json::json!({
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID },
-            "statuses": [{ "id": format!("wamid.bench.out.{}", i % 20_000 + 1), "status": if i % 2 == 0 { "delivered" } else { "read" },
+            "statuses": [{ "id": format!("wamid.bench.out.{}", i % 20_000 + 1), "status": if i.is_multiple_of(2) { "delivered" } else { "read" },
                            "timestamp": ts.to_string(), "recipient_id": "34700000001" }]
         })
     };

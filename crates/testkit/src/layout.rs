@@ -57,10 +57,22 @@ impl Layout {
     }
     /// Git-ignored state of the stack; `CHATCENTRALIZE_STACK` moves it (to share one stack
     /// between several checkouts).
+    ///
+    /// PostgreSQL runs as the `postgres` OS user, which must reach the state folder: when
+    /// the checkout lies under a folder others can't enter (e.g. /root), the state moves
+    /// to /var/tmp/chatcentralize-<hash of the checkout's path>.
     pub fn state(&self) -> PathBuf {
-        std::env::var_os("CHATCENTRALIZE_STACK")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| self.root.join(".stack"))
+        if let Some(dir) = std::env::var_os("CHATCENTRALIZE_STACK") {
+            return PathBuf::from(dir);
+        }
+        if others_can_enter(&self.root) {
+            self.root.join(".stack")
+        } else {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            self.root.hash(&mut hasher);
+            PathBuf::from(format!("/var/tmp/chatcentralize-{:016x}", hasher.finish()))
+        }
     }
     pub fn pg_data(&self) -> PathBuf {
         self.state().join("pg")
@@ -101,4 +113,14 @@ pub fn database_url(role: &str, db: &str) -> String {
         "postgresql://{role}:postgres@127.0.0.1:{}/{db}?sslmode=disable",
         pg_port()
     )
+}
+
+/// Whether every folder from `/` down to `dir` lets other users through (o+x).
+fn others_can_enter(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors().all(|d| {
+        std::fs::metadata(d)
+            .map(|m| m.permissions().mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }

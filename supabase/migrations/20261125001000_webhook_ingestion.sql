@@ -83,23 +83,31 @@ begin
   if p_wa_id is null and p_user_id is null then
     raise exception 'a sender needs a wa_id or a user_id' using errcode = '22023';
   end if;
-  if p_wa_id is not null then
-    insert into public.contacts as c (phone, wa_id, wa_user_id, full_name, metadata, last_contacted_at)
-    values (p_wa_id, p_wa_id, p_user_id, p_profile_name, v_meta, p_at)
-    on conflict (wa_id) do update
-       set full_name = coalesce(c.full_name, excluded.full_name),
-           wa_user_id = coalesce(c.wa_user_id, excluded.wa_user_id),
-           metadata = coalesce(c.metadata, '{}'::jsonb) || excluded.metadata,
-           last_contacted_at = greatest(c.last_contacted_at, excluded.last_contacted_at)
-    returning id into v_id;
-  else
-    insert into public.contacts as c (wa_user_id, full_name, metadata, last_contacted_at)
-    values (p_user_id, p_profile_name, v_meta, p_at)
-    on conflict (wa_user_id) do update
-       set full_name = coalesce(c.full_name, excluded.full_name),
-           metadata = coalesce(c.metadata, '{}'::jsonb) || excluded.metadata,
-           last_contacted_at = greatest(c.last_contacted_at, excluded.last_contacted_at)
-    returning id into v_id;
+  -- ON CONFLICT without a target: a concurrent insert may collide on wa_id, phone or
+  -- wa_user_id, whichever unique index it reaches first; then the row exists and is updated.
+  insert into public.contacts (phone, wa_id, wa_user_id, full_name, metadata, last_contacted_at)
+  values (p_wa_id, p_wa_id, p_user_id, p_profile_name, v_meta, p_at)
+  on conflict do nothing
+  returning id into v_id;
+  if v_id is not null then
+    return v_id;
+  end if;
+  update public.contacts c
+     set full_name = coalesce(c.full_name, p_profile_name),
+         wa_id = coalesce(c.wa_id, p_wa_id),
+         phone = coalesce(c.phone, p_wa_id),
+         wa_user_id = coalesce(c.wa_user_id, p_user_id),
+         metadata = coalesce(c.metadata, '{}'::jsonb) || v_meta,
+         last_contacted_at = greatest(c.last_contacted_at, p_at)
+   where c.id = (
+     select k.id from public.contacts k
+      where (p_wa_id is not null and (k.wa_id = p_wa_id or k.phone = p_wa_id))
+         or (p_user_id is not null and k.wa_user_id = p_user_id)
+      order by (k.wa_id = p_wa_id) desc nulls last
+      limit 1)
+  returning c.id into v_id;
+  if v_id is null then
+    raise exception 'contact for sender could not be found or created' using errcode = '40001';
   end if;
   return v_id;
 end;

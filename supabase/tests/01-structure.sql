@@ -105,7 +105,7 @@ select col_hasnt_default('public', 'contacts', 'opted_out_at', 'contacts.opted_o
 
 -- conversations -------------------------------------------------------------------------
 select has_table('public', 'conversations', 'table public.conversations exists');
-select columns_are('public', 'conversations', array['id', 'contact_id', 'assigned_agent_id', 'status', 'last_message_at', 'created_at', 'metadata', 'priority', 'last_agent_response_at', 'first_response_time'], 'public.conversations has exactly the designed columns');
+select columns_are('public', 'conversations', array['id', 'contact_id', 'assigned_agent_id', 'status', 'last_message_at', 'created_at', 'metadata', 'priority', 'last_agent_response_at', 'first_response_time', 'unread_count'], 'public.conversations has exactly the designed columns');
 select col_type_is('public', 'conversations', 'id', 'uuid', 'conversations.id is uuid');
 select col_not_null('public', 'conversations', 'id', 'conversations.id is not null');
 select col_default_is('public', 'conversations', 'id', 'uuid_generate_v4()'::text, 'conversations.id defaults to uuid_generate_v4()');

@@ -1,6 +1,6 @@
 -- Webhook ingestion: svc.ingest_webhook / svc.ingest_webhooks / svc.apply_delivery_status.
 begin;
-select plan(47);
+select plan(49);
 
 create function pg_temp.msg(p_wamid text, p_from text, p_ts text, p_text text default 'hola',
                             p_name text default 'Lucía', p_context text default null, p_user_id text default null)
@@ -75,6 +75,10 @@ select pg_temp.ingest(jsonb_build_array(pg_temp.msg('wamid.U1', null, '2026-11-2
 select is((select phone from public.contacts where wa_user_id = 'US.1349120865'), null, 'a contact can arrive without a phone');
 select is((select count(*)::int from public.messages m join public.conversations c on c.id = m.conversation_id
             join public.contacts k on k.id = c.contact_id where k.wa_user_id = 'US.1349120865'), 1, 'and its message is stored');
+
+select pg_temp.ingest(jsonb_build_array(pg_temp.msg('wamid.U2', '14155550000', '2026-11-20T12:05:00Z', 'my number', 'Ann', null, 'US.1349120865')));
+select is((select count(*)::int from public.contacts where wa_user_id = 'US.1349120865'), 1, 'the same user later sharing a phone stays one contact');
+select is((select phone from public.contacts where wa_user_id = 'US.1349120865'), '14155550000', 'and the phone is filled in');
 
 -- Archived conversations stay archived: a new message opens a new conversation -----------
 update public.conversations set status = 'archived'

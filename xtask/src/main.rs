@@ -5,6 +5,7 @@ mod demo;
 mod local;
 mod stack_cmd;
 mod test_cmd;
+mod types_cmd;
 mod up;
 mod webhooks_cmd;
 
@@ -40,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Regenerate supabase/types/database.ts from the migrations.
+    Types,
     /// Journaled webhooks.
     Webhooks {
         #[command(subcommand)]
@@ -100,6 +103,7 @@ fn main() {
             what: BenchWhat::Outbound,
         } => bench::outbound::run(),
         Command::Demo => demo::run(),
+        Command::Types => types_cmd::run(),
         Command::Simulate {
             what: SimulateWhat::Inbound { from, text },
         } => demo::simulate_inbound(&from, &text),

@@ -4,11 +4,14 @@
 //! postgrest-rs (and its reqwest 0.11) stays inside this crate; callers see typed
 //! functions and [`SvcError`].
 
+pub mod broadcasts;
 mod client;
 mod error;
 mod outbound;
+mod read_receipts;
 mod settings;
 
 pub use client::SvcClient;
 pub use error::SvcError;
+pub use read_receipts::ReadReceipt;
 pub use settings::{ProjectUrl, SupabaseSettings};

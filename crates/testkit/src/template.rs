@@ -67,7 +67,7 @@ pub fn ensure(layout: &Layout) -> Result<String> {
 fn drop_old_templates() -> Result<()> {
     let names = stack::sql_as_superuser(
         "template1",
-        &format!("select datname from pg_database where datname like '{PREFIX}%' and datname not like '%_building' order by oid desc"),
+        &format!("select datname from pg_database where starts_with(datname, '{PREFIX}') and not datname ~ '_building$' order by oid desc"),
     )?;
     for old in names.lines().skip(KEEP) {
         stack::sql_as_superuser(
@@ -95,7 +95,8 @@ pub fn clone_into(template: &str, db: &str) -> Result<()> {
 pub fn drop_test_databases(prefix: &str) -> Result<()> {
     let names = stack::sql_as_superuser(
         "template1",
-        &format!("select datname from pg_database where datname like '{prefix}%'"),
+        // starts_with, not LIKE: '_' in a prefix would be a wildcard.
+        &format!("select datname from pg_database where starts_with(datname, '{prefix}') and not datistemplate"),
     )?;
     for db in names.lines() {
         stack::sql_as_superuser(

@@ -51,7 +51,7 @@ pub struct Application {
     port: u16,
     server: Server,
     stop_sender: watch::Sender<bool>,
-    sender: Option<tokio::task::JoinHandle<()>>,
+    sender: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -82,15 +82,18 @@ impl Application {
                 },
                 probe_seconds: settings.outbound.probe_seconds,
             };
-            Some(tokio::spawn(sender::run(
+            let receipts = tokio::spawn(sender::read_receipts::run(
                 svc.clone(),
-                graph,
-                sender_settings,
-                stop,
-            )))
+                graph.clone(),
+                sender_settings.owner.clone(),
+                sender_settings.lease_seconds,
+                stop.clone(),
+            ));
+            let replies = tokio::spawn(sender::run(svc.clone(), graph, sender_settings, stop));
+            vec![replies, receipts]
         } else {
             tracing::info!("outbound sender is off (OUTBOUND_SENDER=off)");
-            None
+            Vec::new()
         };
         let state = web::Data::new(AppState {
             settings,
@@ -131,8 +134,8 @@ impl Application {
         service_runtime::shutdown::signal().await;
         let _ = self.stop_sender.send(true);
         handle.stop(true).await;
-        if let Some(sender) = self.sender {
-            let _ = sender.await;
+        for task in self.sender {
+            let _ = task.await;
         }
         server.await??;
         Ok(())
@@ -156,23 +159,23 @@ pub struct RunningApp {
     pub port: u16,
     handle: actix_web::dev::ServerHandle,
     stop_sender: watch::Sender<bool>,
-    sender: Option<tokio::task::JoinHandle<()>>,
+    sender: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningApp {
     /// Stops like SIGTERM does: no new claims, in-flight sends finish, server stops.
     pub async fn stop(self) {
         let _ = self.stop_sender.send(true);
-        if let Some(sender) = self.sender {
-            let _ = sender.await;
+        for task in self.sender {
+            let _ = task.await;
         }
         self.handle.stop(true).await;
     }
 
     /// Stops abruptly, like kill -9: in-flight work is dropped unrecorded.
     pub async fn kill(self) {
-        if let Some(sender) = self.sender {
-            sender.abort();
+        for task in self.sender {
+            task.abort();
         }
         self.handle.stop(false).await;
     }

@@ -11,6 +11,7 @@
 
 pub mod job;
 mod outcome;
+pub mod read_receipts;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -373,3 +373,38 @@ async fn a_timeout_after_the_request_left_is_never_resent() {
         assert_eq!(state, "failed unknown_outcome");
     }
 }
+
+#[tokio::test]
+async fn an_agent_opening_a_conversation_sends_whatsapps_read_receipt_once() {
+    let s = spawn_with_simulator(80).await;
+    let conv = s.conversation("34600100011", 5).await;
+    let project = &s.gateway.project;
+    let agent: uuid::Uuid = "00000000-0000-0000-0000-00000000a001".parse().unwrap();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/rest/v1/rpc/mark_conversation_read",
+            project.supabase_url()
+        ))
+        .header("apikey", project.anon_key())
+        .bearer_auth(project.keys().user_token(agent))
+        .json(&json!({ "p_conversation_id": conv }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.sim.marked_read().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read receipt reached WhatsApp"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let marked = s.sim.marked_read();
+    assert_eq!(marked.len(), 1, "exactly one receipt");
+    assert_eq!(
+        marked[0].message_id, "wamid.in.34600100011",
+        "for the customer's last message"
+    );
+}

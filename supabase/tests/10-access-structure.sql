@@ -18,7 +18,10 @@ select results_eq(
     ('broadcast_messages', 'INSERT', 'Admins can create draft or scheduled broadcasts'),
     ('broadcast_messages', 'SELECT', 'Admins can read broadcasts'),
     ('broadcast_messages', 'UPDATE', 'Admins can edit, schedule and cancel broadcasts'),
+    ('broadcast_recipients', 'DELETE', 'Admins can remove recipients from draft or scheduled broadcasts'),
+    ('broadcast_recipients', 'INSERT', 'Admins can add recipients to draft or scheduled broadcasts'),
     ('broadcast_recipients', 'SELECT', 'Admins can read broadcast recipients'),
+    ('broadcast_recipients', 'UPDATE', 'Admins can retry failed recipients'),
     ('contacts', 'SELECT', 'Agents can read contacts of their conversations, admins all'),
     ('contacts', 'UPDATE', 'Agents can update contacts of their conversations, admins all'),
     ('conversation_labels', 'DELETE', 'Users can detach labels from the conversations they see'),
@@ -128,7 +131,7 @@ select results_eq(
       and c.relname in ('users', 'contacts', 'conversations', 'messages', 'labels', 'conversation_labels', 'notes', 'message_templates', 'broadcast_messages', 'broadcast_recipients') order by 1$$,
   $$values
     ('broadcast_messages', 'select,delete'),
-    ('broadcast_recipients', 'select'),
+    ('broadcast_recipients', 'select,delete'),
     ('contacts', 'select'),
     ('conversation_labels', 'select,delete'),
     ('conversations', 'select'),
@@ -147,6 +150,7 @@ select results_eq(
     group by c.relname order by 1$$,
   $$values
     ('broadcast_messages', 'insert', 'audience,content,created_by,id,name,scheduled_for,status,template_id'),
+    ('broadcast_recipients', 'insert', 'broadcast_id,contact_id'),
     ('conversation_labels', 'insert', 'conversation_id,created_by,label_id'),
     ('labels', 'insert', 'color,created_by,id,name'),
     ('message_templates', 'insert', 'category,content,created_by,id,language_code,name,parameters,wa_template_name'),
@@ -162,6 +166,7 @@ select results_eq(
     group by c.relname order by 1$$,
   $$values
     ('broadcast_messages', 'update', 'audience,content,name,scheduled_for,status,template_id'),
+    ('broadcast_recipients', 'update', 'status'),
     ('contacts', 'update', 'email,full_name,language,location,metadata,status,tags,timezone'),
     ('conversations', 'update', 'assigned_agent_id,priority,status'),
     ('labels', 'update', 'color,name'),

@@ -2,7 +2,7 @@
 -- the statuses 'sending' and 'completed' and every recipient row are the worker's.
 begin;
 \ir fixtures/access.sql
-select plan(50);
+select plan(52);
 
 -- broadcast_messages ===================================================================
 -- The update cells rename the drafts; the delete cells delete whatever they reach.
@@ -80,29 +80,31 @@ select throws_ok($$delete from public.broadcast_recipients$$, '42501', null, 'an
 select access_test.act_as('agent A');
 select is(access_test.seen('public.broadcast_recipients', :br_key), '', 'agent A: reads no broadcast recipient, not even their own contact 2a');
 select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8a'), access_test.id('2a'))$$, '42501', null, 'agent A: insert broadcast recipients is denied');
-select throws_ok($$update public.broadcast_recipients set status = 'failed'$$, '42501', null, 'agent A: update broadcast recipients is denied');
-select throws_ok($$delete from public.broadcast_recipients$$, '42501', null, 'agent A: delete broadcast recipients is denied');
+select is(access_test.dry_run($$update public.broadcast_recipients set status = 'pending' returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'agent A: updates no broadcast recipient');
+select is(access_test.dry_run($$delete from public.broadcast_recipients returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'agent A: deletes no broadcast recipient');
 
 -- agent B
 select access_test.act_as('agent B');
 select is(access_test.seen('public.broadcast_recipients', :br_key), '', 'agent B: reads no broadcast recipient');
 select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8a'), access_test.id('2b'))$$, '42501', null, 'agent B: insert broadcast recipients is denied');
-select throws_ok($$update public.broadcast_recipients set status = 'failed'$$, '42501', null, 'agent B: update broadcast recipients is denied');
-select throws_ok($$delete from public.broadcast_recipients$$, '42501', null, 'agent B: delete broadcast recipients is denied');
+select is(access_test.dry_run($$update public.broadcast_recipients set status = 'pending' returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'agent B: updates no broadcast recipient');
+select is(access_test.dry_run($$delete from public.broadcast_recipients returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'agent B: deletes no broadcast recipient');
 
 -- admin
 select access_test.act_as('admin');
 select is(access_test.seen('public.broadcast_recipients', :br_key), '8c2a', 'admin: reads every broadcast recipient');
-select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8a'), access_test.id('2b'))$$, '42501', null, 'admin: insert broadcast recipients is denied (the worker materializes them)');
-select throws_ok($$update public.broadcast_recipients set status = 'failed'$$, '42501', null, 'admin: update broadcast recipients is denied (webhooks update them)');
-select throws_ok($$delete from public.broadcast_recipients$$, '42501', null, 'admin: delete broadcast recipients is denied');
+select is(access_test.dry_run($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8a'), access_test.id('2b')) returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '8a2b', 'admin: adds a recipient to a draft broadcast (explicit audience)');
+select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8c'), access_test.id('2b'))$$, '42501', null, 'admin: cannot add a recipient to a completed broadcast');
+select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id, status) values (access_test.id('8a'), access_test.id('2b'), 'sent')$$, '42501', null, 'admin: cannot add a recipient as already sent (column not granted)');
+select is(access_test.dry_run($$update public.broadcast_recipients set status = 'failed' returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'admin: cannot change a recipient''s delivery status (only failed -> pending)');
+select is(access_test.dry_run($$delete from public.broadcast_recipients returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'admin: cannot remove a recipient of a completed broadcast');
 
 -- inactive agent
 select access_test.act_as('inactive agent');
 select is(access_test.seen('public.broadcast_recipients', :br_key), '', 'inactive agent: reads no broadcast recipient');
 select throws_ok($$insert into public.broadcast_recipients (broadcast_id, contact_id) values (access_test.id('8a'), access_test.id('2d'))$$, '42501', null, 'inactive agent: insert broadcast recipients is denied');
-select throws_ok($$update public.broadcast_recipients set status = 'failed'$$, '42501', null, 'inactive agent: update broadcast recipients is denied');
-select throws_ok($$delete from public.broadcast_recipients$$, '42501', null, 'inactive agent: delete broadcast recipients is denied');
+select is(access_test.dry_run($$update public.broadcast_recipients set status = 'pending' returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'inactive agent: updates no broadcast recipient');
+select is(access_test.dry_run($$delete from public.broadcast_recipients returning right(broadcast_id::text, 2) || right(contact_id::text, 2)$$), '', 'inactive agent: deletes no broadcast recipient');
 
 select * from finish();
 rollback;

@@ -1,7 +1,7 @@
 -- Outbound replies: queueing, metrics, claiming in order, the 24-hour window, leases,
 -- the shared rate limit, pauses and outcomes.
 begin;
-select plan(43);
+select plan(46);
 
 -- Fixtures: an agent, two contacts with an open conversation each.
 insert into auth.users (id, email, raw_app_meta_data) values
@@ -93,6 +93,16 @@ select svc.apply_delivery_status('wamid.found', 'delivered', now(), null, '00000
 select is((select status || ' ' || wa_message_id from public.messages where id = '00000000-0000-0000-0000-000000000204'),
   'delivered wamid.found', 'its first status webhook (callback data = message id) tells the wamid and the status');
 select is((select error_data from public.messages where id = '00000000-0000-0000-0000-000000000204'), null, 'and clears the unknown outcome');
+
+-- Outcomes recorded in a batch ---------------------------------------------------------------------------
+select pg_temp.reply('00000000-0000-0000-0000-000000000205', '00000000-0000-0000-0000-0000000000d2', 'batch a');
+select pg_temp.reply('00000000-0000-0000-0000-000000000105', '00000000-0000-0000-0000-0000000000d1', 'batch b', 'text', now() + interval '5 seconds');
+select is(svc.record_outbound_outcomes('nobody', '[{"message_id":"00000000-0000-0000-0000-000000000205","outcome":"sent","wamid":"w"}]'),
+  '[false]'::jsonb, 'a batch answers false for a claim that is not the caller''s');
+select is((select jsonb_agg(j ->> 'content' order by j ->> 'content') from jsonb_array_elements(pg_temp.claim('sb')) j) ? 'batch a', true,
+  'the batch message is claimed');
+select is(svc.record_outbound_outcomes('sb', '[{"message_id":"00000000-0000-0000-0000-000000000205","outcome":"sent","wamid":"wamid.batch.a"}]'),
+  '[true]'::jsonb, 'and true for its own, recorded like record_outbound_sent');
 
 -- The 24-hour window ------------------------------------------------------------------------------------
 insert into public.contacts (id, phone, wa_id) values ('00000000-0000-0000-0000-0000000000c3', '34600000003', '34600000003');

@@ -4,6 +4,11 @@
 //! - [`SendOutcome::NotSent`]: the connection was never made; sending again is safe.
 //! - [`SendOutcome::Unknown`]: the request left but no answer came (timeout, reset);
 //!   the API has no idempotency key, so sending again may deliver a duplicate.
+//!
+//! [`outcome`] holds what both senders do next: `error_data` and recording an outcome
+//! until the database answers.
+
+pub mod outcome;
 
 use std::time::Duration;
 

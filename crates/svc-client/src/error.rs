@@ -1,7 +1,7 @@
 use std::fmt;
 
 /// Why a call to a `svc` function did not give a result.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SvcError {
     /// PostgREST or the database could not be reached (connection refused, timeout,
     /// 502-504 from a gateway, 503 from PostgREST when its pool has no database).

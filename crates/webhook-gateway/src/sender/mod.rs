@@ -12,6 +12,7 @@
 pub mod job;
 mod outcome;
 pub mod read_receipts;
+mod recorder;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,7 @@ pub async fn run(
     let settings = Arc::new(settings);
     let graph = Arc::new(graph);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let recorder = recorder::OutcomeRecorder::start(svc.clone(), settings.owner.clone());
     let mut in_flight = JoinSet::new();
     let token_interval = Duration::from_secs_f64(1.0 / f64::from(settings.max_mps.max(1)));
     tracing::info!(owner = %settings.owner, max_mps = settings.max_mps, "outbound sender started");
@@ -96,10 +98,14 @@ pub async fn run(
                         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                             break;
                         };
-                        let (svc, graph, settings) =
-                            (svc.clone(), Arc::clone(&graph), Arc::clone(&settings));
+                        let (svc, recorder, graph, settings) = (
+                            svc.clone(),
+                            recorder.clone(),
+                            Arc::clone(&graph),
+                            Arc::clone(&settings),
+                        );
                         in_flight.spawn(async move {
-                            outcome::send_one(&svc, &graph, &settings, job).await;
+                            outcome::send_one(&svc, &recorder, &graph, &settings, job).await;
                             drop(permit);
                         });
                     }

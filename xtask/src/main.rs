@@ -74,6 +74,8 @@ enum BenchWhat {
     Ingest,
     /// Replies: insert-to-WhatsApp latency and the sustained rate against the limit.
     Outbound,
+    /// Broadcasts: 100,000 recipients at 80/s (60-s slice) and 1,000/s against the simulator.
+    Broadcast,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +104,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Outbound,
         } => bench::outbound::run(),
+        Command::Bench {
+            what: BenchWhat::Broadcast,
+        } => bench::broadcast::run(),
         Command::Demo => demo::run(),
         Command::Types => types_cmd::run(),
         Command::Simulate {

@@ -105,6 +105,7 @@ fn wait_ready(services: &mut [Service]) -> Result<()> {
             format!("{}/_sim/health", local::simulator_url()),
         ),
         ("gateway", format!("{}/readyz", local::gateway_url())),
+        ("worker", format!("http://{}/healthz", local::WORKER_ADDR)),
     ];
     let deadline = Instant::now() + Duration::from_secs(60);
     for (name, url) in checks {

@@ -1,3 +1,20 @@
-//! The broadcast worker: finds due broadcasts and sends their templates.
+//! The broadcast worker: starts scheduled broadcasts and sends their templates to every
+//! recipient at WhatsApp's throughput limit, at most once per recipient.
+//!
+//! - [`config`]: settings from the environment (names as in DESIGN.md).
+//! - [`scheduler`]: every second, due broadcasts start (audience materialized, exactly
+//!   once) and finished ones complete.
+//! - [`sender`]: leased claims under the shared rate limit and the messaging limit,
+//!   template sends, outcomes recorded like the gateway's reply sender.
+//! - [`routes`], [`progress`]: /healthz, /readyz, /metrics with per-broadcast gauges.
+//! - [`startup`]: [`Application`] (build, port, run until SIGTERM).
 
 pub mod config;
+pub mod progress;
+pub mod routes;
+pub mod scheduler;
+pub mod sender;
+pub mod startup;
+
+pub use config::{MessagingLimit, Settings};
+pub use startup::{Application, RunningWorker};

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use broadcast_worker::config::Settings;
+use broadcast_worker::{Application, Settings};
 use service_runtime::Env;
 use svc_client::SvcClient;
 
@@ -14,12 +14,12 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let svc = SvcClient::new(&settings.supabase);
-    let pong = svc
+    let pong = SvcClient::new(&settings.supabase)
         .ping()
         .await
         .context("failed to reach the database API at start-up")?;
-    tracing::info!(%pong, phone_number_id = %settings.whatsapp_phone_number_id, max_mps = settings.max_mps, "broadcast worker started");
-    service_runtime::shutdown::signal().await;
-    Ok(())
+    tracing::info!(%pong, phone_number_id = %settings.phone_number_id, "database API reachable");
+    let app = Application::build(settings)?;
+    tracing::info!(port = app.port(), "broadcast worker listening");
+    app.run_until_stopped().await
 }

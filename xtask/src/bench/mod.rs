@@ -1,6 +1,7 @@
 //! `cargo xtask bench <what>`: benchmark commands that write their figures to
 //! BENCHMARKS.md with the command, the machine and the date.
 
+pub mod broadcast;
 pub mod ingest;
 pub mod outbound;
 pub mod report;

@@ -71,6 +71,7 @@ pub async fn run(
     let graph = Arc::new(graph);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let recorder = recorder::OutcomeRecorder::start(svc.clone(), settings.owner.clone());
+    let mut last_busy = std::time::Instant::now() - Duration::from_secs(60);
     let mut in_flight = JoinSet::new();
     let token_interval = Duration::from_secs_f64(1.0 / f64::from(settings.max_mps.max(1)));
     tracing::info!(owner = %settings.owner, max_mps = settings.max_mps, "outbound sender started");
@@ -94,6 +95,9 @@ pub async fn run(
             {
                 Ok(jobs) => {
                     let claimed = jobs.len();
+                    if claimed > 0 {
+                        last_busy = std::time::Instant::now();
+                    }
                     for job in jobs {
                         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                             break;
@@ -115,6 +119,10 @@ pub async fn run(
                     } else if claimed > 0 {
                         // Limited by tokens: come back well before the bucket (1.5% of a
                         // second's worth) fills, or tokens would be wasted.
+                        token_pause(token_interval, claim_started.elapsed())
+                    } else if last_busy.elapsed() < Duration::from_secs(1) {
+                        // Empty, but jobs were there a moment ago: most likely the
+                        // bucket is empty, not the queue.
                         token_pause(token_interval, claim_started.elapsed())
                     } else {
                         IDLE_POLL

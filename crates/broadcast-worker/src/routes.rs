@@ -1,0 +1,49 @@
+//! /healthz, /readyz and /metrics.
+
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// Alive: the process answers.
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Ready: PostgREST and the database answer. A paused number keeps the worker ready
+/// (it probes and resumes by itself) but says so.
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let checks = async {
+        state.svc.ping().await?;
+        state.svc.outbound_status(&state.phone_number_id).await
+    };
+    match checks.await {
+        Ok(status) => {
+            let paused = status.get("paused").filter(|p| !p.is_null()).cloned();
+            HttpResponse::Ok().json(json!({
+                "status": "ready",
+                "sending": if paused.is_some() { "paused" } else { "active" },
+                "sending_paused": paused,
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "reason": e.to_string() }))
+        }
+    }
+}
+
+/// Prometheus text: sends by outcome, send latency, database call latency, and per
+/// sending broadcast its recipients by status, backlog and achieved rate.
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = state.progress.refresh(&state.svc).await {
+        tracing::warn!(error = %e, "broadcast progress unavailable for /metrics");
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,357 @@
+//! The broadcast sender: claims recipients of sending broadcasts, sends each its
+//! template through the Graph API and records the outcome. It mirrors the gateway's
+//! reply sender (`webhook_gateway::sender`):
+//!
+//! - Claims are leased (`svc.claim_broadcast_recipients`); no transaction is held across
+//!   the HTTP call. A claim only hands out recipients it has tokens for (the per-number
+//!   bucket shared with replies, which go first) and stays under the messaging limit.
+//! - At most once per recipient: an unknown outcome is recorded as failed
+//!   (`unknown_outcome: ...`) and never resent; a worker that dies holding claims leaves
+//!   them to expire into the same state (the database does that).
+//! - A cancelled broadcast is no longer claimed, so it stops as soon as the sends in the
+//!   air (at most a second's worth) finish.
+//! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
+//!   claims never sent go back to the queue (`svc.release_broadcast_claims`).
+//!
+//! Pacing: the shared bucket holds 1.5% of a second's worth of tokens (15 ms) and
+//! refills at 98.5% of the limit; a claim that reaches it more than 15 ms after it was
+//! emptied loses tokens. So after a claim that got `n` recipients, the next one leaves
+//! `n` refill intervals after it was planned to (a fixed grid, round trip included); a
+//! claim that comes back empty just after a grant is retried within a millisecond (the
+//! next token is due); nothing to send waits `IDLE_POLL`; and from 250/s two staggered
+//! claim loops share the work, so the bucket is visited often even when claims are slow
+//! under load (one loop under a messaging limit: concurrent claims can overshoot it).
+//! Record calls are bounded (`RECORD_CONCURRENCY`) so that claims don't queue behind them.
+
+pub mod outcome;
+pub mod recipient;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use graph_api::GraphClient;
+use svc_client::SvcClient;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use whatsapp::RetryPolicy;
+
+use recipient::ClaimedRecipient;
+
+/// Requests in the air at once, per process.
+const MAX_IN_FLIGHT: usize = 256;
+/// Most recipients asked for per claim.
+const CLAIM_BATCH: usize = 100;
+/// Pause between polls when nothing is due.
+const IDLE_POLL: Duration = Duration::from_millis(40);
+/// Pause after a failed claim (database unreachable).
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// Record calls in the air at once, per process. Outcomes queue here rather than in
+/// PostgREST's connection pool, so that the next claim is not stuck behind them: the
+/// shared bucket holds only 15 ms of tokens, and a claim that comes later loses some.
+const RECORD_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    /// Names this process's leases (host, pid and a random part).
+    pub owner: String,
+    pub phone_number_id: String,
+    pub max_mps: u32,
+    pub lease_seconds: u32,
+    /// Unique users per rolling 24 hours; `None`: unlimited.
+    pub messaging_limit: Option<u32>,
+    pub retry: RetryPolicy,
+    /// How long a paused number waits between probe sends.
+    pub probe_seconds: u32,
+}
+
+/// A lease owner unique to this process: host, pid and a random part.
+pub fn default_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    format!(
+        "broadcast-{}-{}-{}",
+        host.trim(),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// What every send task shares.
+pub(crate) struct Shared {
+    pub svc: SvcClient,
+    pub graph: GraphClient,
+    pub settings: SenderSettings,
+    /// Outcomes the database never took: their claims must not be released (they were
+    /// sent, or may have been); the leases expire into unknown outcomes instead.
+    pub unrecorded: AtomicUsize,
+    /// Bounds the record calls in the air (`RECORD_CONCURRENCY`).
+    pub record_slots: Semaphore,
+}
+
+/// The share of the limit the shared bucket refills at (`svc.take_send_tokens`: 98.5%, so
+/// that no 1-second window ever holds more than the limit), and the share of a second it
+/// holds (1.5%).
+const BUCKET_REFILL_SHARE: f64 = 0.985;
+const BUCKET_CAPACITY_SHARE: f64 = 0.015;
+/// From this limit on, two claim loops run, staggered, so that the bucket is visited more
+/// often than it fills (15 ms) even when a claim's round trip is that long under load.
+const TWO_LOOPS_FROM_MPS: u32 = 250;
+
+/// How the loops pace their claims (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// How long the bucket takes to earn one token.
+    pub refill_interval: Duration,
+    /// Recipients asked for per claim: twice what the bucket can grant at once, at least
+    /// 2, at most `CLAIM_BATCH`. Asking for more would only lock candidates the claim
+    /// can't hand out.
+    pub claim_size: usize,
+    /// Poll interval while a token is due any moment.
+    pub retry_soon: Duration,
+    /// How long after a grant an empty claim still means "no token yet".
+    pub recent: Duration,
+    /// Claim loops per process.
+    pub loops: usize,
+}
+
+impl Pacing {
+    pub fn new(max_mps: u32) -> Self {
+        let mps = f64::from(max_mps.max(1));
+        let refill_interval = Duration::from_secs_f64(1.0 / (mps * BUCKET_REFILL_SHARE));
+        let claim_size =
+            ((mps * BUCKET_CAPACITY_SHARE * 2.0).ceil() as usize).clamp(2, CLAIM_BATCH);
+        Self {
+            refill_interval,
+            claim_size,
+            retry_soon: (refill_interval / 4)
+                .clamp(Duration::from_micros(250), Duration::from_millis(1)),
+            recent: refill_interval * 2 + Duration::from_millis(50),
+            loops: if max_mps >= TWO_LOOPS_FROM_MPS { 2 } else { 1 },
+        }
+    }
+
+    /// When the next claim should leave, given when this one was planned to leave, now
+    /// (its answer came), and how many recipients it got. After a grant the plan advances
+    /// by that many refill intervals on a fixed grid: timer lateness (tokio rounds sleeps
+    /// up to the millisecond) then shifts the phase once instead of adding up every cycle.
+    /// A plan already past means the claim took longer than its tokens: go at once.
+    pub fn next_claim(
+        &self,
+        planned: Instant,
+        now: Instant,
+        claimed: usize,
+        since_last_grant: Option<Duration>,
+    ) -> Instant {
+        if claimed > 0 {
+            let earned = self.refill_interval * u32::try_from(claimed).unwrap_or(u32::MAX);
+            (planned + earned).max(now)
+        } else if since_last_grant.is_some_and(|d| d < self.recent) {
+            now + self.retry_soon
+        } else {
+            now + IDLE_POLL
+        }
+    }
+}
+
+/// Runs until `stop` turns true, then finishes in-flight sends and releases unsent claims.
+pub async fn run(
+    svc: SvcClient,
+    graph: GraphClient,
+    settings: SenderSettings,
+    stop: watch::Receiver<bool>,
+) {
+    let pacing = Pacing::new(settings.max_mps);
+    let shared = Arc::new(Shared {
+        svc,
+        graph,
+        settings,
+        unrecorded: AtomicUsize::new(0),
+        record_slots: Semaphore::new(RECORD_CONCURRENCY),
+    });
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // Concurrent claims can each see the same remainder of the messaging limit (the
+    // claim counts before it locks anything), so under a limit one loop claims.
+    let pacing = Pacing {
+        loops: if shared.settings.messaging_limit.is_some() {
+            1
+        } else {
+            pacing.loops
+        },
+        ..pacing
+    };
+    tracing::info!(owner = %shared.settings.owner, max_mps = shared.settings.max_mps,
+        messaging_limit = ?shared.settings.messaging_limit, claim_size = pacing.claim_size,
+        loops = pacing.loops, "broadcast sender started");
+    let mut loops = JoinSet::new();
+    for i in 0..pacing.loops {
+        // Staggered by half a claim's worth of tokens.
+        let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
+        loops.spawn(claim_loop(
+            Arc::clone(&shared),
+            Arc::clone(&slots),
+            pacing,
+            offset,
+            stop.clone(),
+        ));
+    }
+    while loops.join_next().await.is_some() {}
+    release_claims(&shared).await;
+    tracing::info!("broadcast sender stopped");
+}
+
+/// Claims, spawns a send per recipient, paces itself; at stop, waits for its sends.
+async fn claim_loop(
+    shared: Arc<Shared>,
+    slots: Arc<Semaphore>,
+    pacing: Pacing,
+    offset: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let settings = &shared.settings;
+    let mut in_flight = JoinSet::new();
+    let mut last_grant: Option<Instant> = None;
+    let mut planned = Instant::now() + offset;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(planned.into()) => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+        if *stop.borrow() {
+            break;
+        }
+        while in_flight.try_join_next().is_some() {}
+        let free = slots.available_permits().min(pacing.claim_size);
+        if free == 0 {
+            planned = Instant::now() + pacing.refill_interval;
+            continue;
+        }
+        let started = Instant::now();
+        let claimed = shared
+            .svc
+            .claim_broadcast_recipients::<ClaimedRecipient>(
+                &settings.owner,
+                &settings.phone_number_id,
+                f64::from(settings.max_mps),
+                free,
+                settings.lease_seconds,
+                settings.messaging_limit,
+            )
+            .await;
+        let now = Instant::now();
+        metrics::histogram!("broadcast_db_call_seconds", "function" => "claim_broadcast_recipients")
+            .record((now - started).as_secs_f64());
+        planned = match claimed {
+            Ok(recipients) => {
+                let n = recipients.len();
+                for recipient in recipients {
+                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                        break;
+                    };
+                    let shared = Arc::clone(&shared);
+                    in_flight.spawn(async move {
+                        outcome::send_one(&shared, recipient).await;
+                        drop(permit);
+                    });
+                }
+                if n > 0 {
+                    metrics::counter!("broadcast_claimed_total").increment(n as u64);
+                    last_grant = Some(now);
+                }
+                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming broadcast recipients failed; retrying");
+                now + ERROR_PAUSE
+            }
+        };
+    }
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "claim loop stopping; finishing in-flight sends"
+    );
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// Hands back claims that were never sent (e.g. a claim whose answer was lost), unless
+/// an outcome could not be recorded: releasing that one would send it twice.
+async fn release_claims(shared: &Shared) {
+    let unrecorded = shared.unrecorded.load(Ordering::SeqCst);
+    if unrecorded > 0 {
+        tracing::warn!(
+            unrecorded,
+            "not releasing claims: some outcomes could not be recorded; their leases will \
+             expire and mark them unknown_outcome"
+        );
+        return;
+    }
+    for attempt in 1..=5u32 {
+        match shared
+            .svc
+            .release_broadcast_claims(&shared.settings.owner)
+            .await
+        {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(released = n, "unsent claims returned to the queue");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "releasing claims failed");
+                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+            }
+        }
+    }
+    tracing::error!(
+        "could not release claims; their leases will expire and mark them unknown_outcome"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_ask_for_what_the_bucket_can_grant() {
+        assert_eq!(Pacing::new(80).claim_size, 3);
+        assert_eq!(Pacing::new(1000).claim_size, 30);
+        assert_eq!(Pacing::new(1).claim_size, 2);
+        assert_eq!(Pacing::new(100_000).claim_size, CLAIM_BATCH);
+        assert_eq!(Pacing::new(80).loops, 1);
+        assert_eq!(Pacing::new(1000).loops, 2);
+    }
+
+    #[test]
+    fn the_next_claim_leaves_as_many_refill_intervals_after_the_planned_one_as_it_used() {
+        let p = Pacing::new(80);
+        let ms = Duration::from_millis;
+        // 1 / (80 * 0.985) s = 12.69 ms.
+        assert_eq!(p.refill_interval.as_micros(), 12_690);
+        let t0 = Instant::now();
+        // Planned at t0, answered 4 ms later (and the timer woke it 1 ms late): the next
+        // leaves on the grid, t0 + 12.69 ms, not 12.69 ms after it actually left.
+        let next = p.next_claim(t0, t0 + ms(5), 1, None);
+        assert_eq!((next - t0).as_micros(), 12_690);
+        // A claim slower than its tokens: at once.
+        assert_eq!(p.next_claim(t0, t0 + ms(30), 2, None), t0 + ms(30));
+        assert_eq!(
+            p.next_claim(t0, t0 + ms(3), 0, Some(ms(5))),
+            t0 + ms(4),
+            "a token is due"
+        );
+        assert_eq!(
+            p.next_claim(t0, t0 + ms(3), 0, Some(ms(500))),
+            t0 + ms(3) + IDLE_POLL
+        );
+        assert_eq!(
+            p.next_claim(t0, t0 + ms(3), 0, None),
+            t0 + ms(3) + IDLE_POLL
+        );
+        let fast = Pacing::new(1000);
+        assert_eq!(fast.retry_soon.as_micros(), 253);
+        assert_eq!(
+            (fast.next_claim(t0, t0 + ms(4), 5, None) - t0).as_micros(),
+            5_076
+        );
+    }
+}

@@ -213,31 +213,7 @@ begin
     v_limit := 1;
   end if;
 
-  -- 3. Free-form messages outside the 24-hour window fail now, without an API call.
-  with closed as (
-    delete from svc.outbound_jobs j
-     using public.messages m
-     where m.id = j.message_id
-       and j.lease_owner is null and j.due_at <= p_now
-       and m.message_type <> 'template'
-       and not exists (select 1 from svc.outbound_jobs e where e.contact_id = j.contact_id and e.seq < j.seq)
-       and coalesce((select max(i.created_at)
-                       from public.messages i
-                       join public.conversations c on c.id = i.conversation_id
-                      where c.contact_id = j.contact_id and i.sender_type = 'contact'), '-infinity') < p_now - interval '24 hours'
-    returning j.message_id
-  )
-  update public.messages m
-     set status = 'failed',
-         error_data = jsonb_build_object(
-           'code', 131047,
-           'title', 'Outside the 24-hour customer service window',
-           'details', 'The customer last wrote more than 24 hours ago; only an approved template can be sent now.',
-           'source', 'sender', 'at', p_now)
-    from closed
-   where m.id = closed.message_id;
-
-  -- 4. Candidates: due, unleased, first of their contact.
+  -- 3. Candidates: due, unleased, first of their contact.
   select array_agg(message_id order by seq) into v_candidates
     from (
       select j.message_id, j.seq
@@ -248,6 +224,38 @@ begin
        limit v_limit
        for update of j skip locked
     ) c;
+  if v_candidates is null then
+    return '[]'::jsonb;
+  end if;
+
+  -- 4. Free-form candidates outside the 24-hour window (counted from Meta's timestamp
+  --    of the customer's last message) fail now, without an API call or a token.
+  with closed as (
+    delete from svc.outbound_jobs j
+     using public.messages m
+     where j.message_id = any (v_candidates)
+       and m.id = j.message_id
+       and m.message_type <> 'template'
+       and coalesce((select max(i.created_at)
+                       from public.messages i
+                       join public.conversations c on c.id = i.conversation_id
+                      where c.contact_id = j.contact_id and i.sender_type = 'contact'), '-infinity') < p_now - interval '24 hours'
+    returning j.message_id
+  ), failed as (
+    update public.messages m
+       set status = 'failed',
+           error_data = jsonb_build_object(
+             'code', 131047,
+             'title', 'Outside the 24-hour customer service window',
+             'details', 'The customer last wrote more than 24 hours ago; only an approved template can be sent now.',
+             'source', 'sender', 'at', p_now)
+      from closed
+     where m.id = closed.message_id
+    returning m.id
+  )
+  select array_agg(u.c order by u.n) into v_candidates
+    from unnest(v_candidates) with ordinality as u(c, n)
+   where u.c not in (select f.id from failed f);
   if v_candidates is null then
     return '[]'::jsonb;
   end if;

@@ -235,6 +235,21 @@ begin
     end if;
   end if;
 
+  if not v_found and p_callback_data ~ '^broadcast:[0-9a-f-]{36}:[0-9a-f-]{36}$' then
+    -- The same for a broadcast recipient (callback data broadcast:<id>:<contact>).
+    update public.broadcast_recipients
+       set wa_message_id = p_wamid, status = 'sent', sent_at = coalesce(sent_at, p_at), error_message = null
+     where broadcast_id = split_part(p_callback_data, ':', 2)::uuid
+       and contact_id = split_part(p_callback_data, ':', 3)::uuid
+       and wa_message_id is null and (status = 'pending' or error_message like 'unknown_outcome:%');
+    if found then
+      delete from svc.broadcast_queue
+       where broadcast_id = split_part(p_callback_data, ':', 2)::uuid
+         and contact_id = split_part(p_callback_data, ':', 3)::uuid;
+      return svc.apply_delivery_status(p_wamid, p_status, p_at, p_errors, null);
+    end if;
+  end if;
+
   if not v_found then
     insert into svc.early_statuses (wa_message_id, status, occurred_at, errors)
     values (p_wamid, p_status, p_at, p_errors)

@@ -38,6 +38,19 @@ create index broadcast_queue_lease on svc.broadcast_queue (lease_expires_at) whe
 
 -- Starting --------------------------------------------------------------------------------
 
+-- ANALYZE needs the table's owner: a definer function, executable by service_role only.
+create or replace function svc.analyze_broadcast_queue()
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  analyze svc.broadcast_queue;
+end;
+$$;
+comment on function svc.analyze_broadcast_queue() is 'Refreshes the queue''s statistics after a large audience was queued.';
+
 -- Moves due scheduled broadcasts to 'sending' (each exactly once, even with several
 -- workers), materializes their audience set-based, skips blocked and opted-out
 -- contacts (recorded as failed with the reason) and queues the rest.
@@ -92,6 +105,10 @@ begin
     on conflict do nothing;
     get diagnostics v_queued = row_count;
 
+    if v_queued >= 1000 then
+      -- Fresh statistics, or every claim until autovacuum comes would sort the whole queue.
+      perform svc.analyze_broadcast_queue();
+    end if;
     v_started := v_started || jsonb_build_array(jsonb_build_object('id', b.id, 'queued', v_queued, 'skipped', v_skipped));
   end loop;
   return v_started;
@@ -110,6 +127,9 @@ as $$
 begin
   if new.status = 'pending' and old.status = 'failed' then
     new.error_message := null;
+    -- A completed broadcast is sending again until its retried recipients are final.
+    update public.broadcast_messages set status = 'sending', sent_at = null, status_detail = null
+     where id = new.broadcast_id and status = 'completed';
     insert into svc.broadcast_queue (broadcast_id, contact_id)
     select new.broadcast_id, new.contact_id
      where exists (select 1 from public.broadcast_messages where id = new.broadcast_id and status = 'sending')
@@ -122,6 +142,25 @@ revoke execute on function private.requeue_broadcast_recipient() from public, an
 create trigger on_broadcast_recipient_retried
   before update of status on public.broadcast_recipients
   for each row execute function private.requeue_broadcast_recipient();
+
+-- A cancelled broadcast leaves the queue (in-flight claims finish and are recorded).
+create or replace function private.dequeue_cancelled_broadcast()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  delete from svc.broadcast_queue where broadcast_id = new.id and lease_owner is null;
+  return new;
+end;
+$$;
+revoke execute on function private.dequeue_cancelled_broadcast() from public, anon, authenticated;
+create trigger on_broadcast_cancelled
+  after update of status on public.broadcast_messages
+  for each row
+  when (new.status = 'cancelled' and old.status is distinct from 'cancelled')
+  execute function private.dequeue_cancelled_broadcast();
 
 -- Claiming --------------------------------------------------------------------------------
 
@@ -200,6 +239,8 @@ begin
 
   -- 4. Messaging limit.
   if p_messaging_limit is not null then
+    -- Concurrent claims would each see the same allowance: count one at a time.
+    perform pg_advisory_xact_lock(hashtext('svc.broadcast_messaging_limit'));
     v_remaining := p_messaging_limit - svc.broadcast_users_in_last_24h(p_now);
     if v_remaining <= 0 then
       update public.broadcast_messages

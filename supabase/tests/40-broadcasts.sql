@@ -1,7 +1,7 @@
 -- Broadcasts: starting exactly once, audiences, skipping, claiming under the limits,
 -- at most once per recipient, completion and cancellation.
 begin;
-select plan(28);
+select plan(31);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-00000000ad01', 'admin@test.local', '{"role":"admin"}');
@@ -75,21 +75,31 @@ select svc.apply_delivery_status('wamid.b1', 'delivered', now(), null);
 select is((select status from public.broadcast_recipients where wa_message_id = 'wamid.b1'), 'delivered', 'a delivered status reaches the recipient');
 
 -- Admin retry of an unknown outcome re-queues it (while the broadcast is sending) ------------
-update public.broadcast_messages set status = 'sending' where id = '00000000-0000-0000-0000-0000000000b1';
 update public.broadcast_recipients set status = 'pending' where contact_id = '00000000-0000-0000-0000-0000000000c2';
+select is((select status || coalesce(sent_at::text, '') from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'), 'sending',
+  'retrying a recipient of a completed broadcast reopens it until the recipient is final');
 select is((select count(*)::int from svc.broadcast_queue), 1, 'setting a failed recipient back to pending queues it again');
 select is((select error_message from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c2'), null, 'and clears the error');
 
--- Cancelling stops claiming ------------------------------------------------------------------
-update public.broadcast_messages set status = 'cancelled' where id = '00000000-0000-0000-0000-0000000000b1';
-select is(jsonb_array_length(pg_temp.claim('w5')), 0, 'a cancelled broadcast is not claimed');
-
 -- Messaging limit -------------------------------------------------------------------------------
-update public.broadcast_messages set status = 'sending' where id = '00000000-0000-0000-0000-0000000000b1';
 select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 1)), 0, 'with the messaging limit used up nothing is claimed');
 select alike((select status_detail from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'),
   'waiting: messaging limit of 1 %', 'and the broadcast says why');
 select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 2)), 1, 'a higher limit lets it go on');
+
+-- Cancelling stops claiming ------------------------------------------------------------------
+select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w6', 0, 'later');
+update public.broadcast_messages set status = 'cancelled' where id = '00000000-0000-0000-0000-0000000000b1';
+select is((select count(*)::int from svc.broadcast_queue where lease_owner is null), 0, 'cancelling takes the waiting recipients out of the queue');
+select is(jsonb_array_length(pg_temp.claim('w5')), 0, 'a cancelled broadcast is not claimed');
+
+-- A status webhook carrying the broadcast callback data reconciles an unknown outcome --------
+insert into public.broadcast_recipients (broadcast_id, contact_id, status, error_message)
+values ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c5', 'failed', 'unknown_outcome: the worker stopped');
+select svc.apply_delivery_status('wamid.found.b', 'delivered', now(), null,
+  'broadcast:00000000-0000-0000-0000-0000000000b1:00000000-0000-0000-0000-0000000000c5');
+select is((select status || ' ' || wa_message_id from public.broadcast_recipients where contact_id = '00000000-0000-0000-0000-0000000000c5'),
+  'delivered wamid.found.b', 'its status webhook tells the wamid and the status');
 
 -- No template: never sent --------------------------------------------------------------------------
 insert into public.broadcast_messages (id, name, content, status, scheduled_for, audience)

@@ -8,10 +8,12 @@ pub mod broadcasts;
 mod client;
 mod error;
 mod outbound;
+mod outcomes;
 mod read_receipts;
 mod settings;
 
 pub use client::SvcClient;
 pub use error::SvcError;
+pub use outcomes::OutcomeBatcher;
 pub use read_receipts::ReadReceipt;
 pub use settings::{ProjectUrl, SupabaseSettings};

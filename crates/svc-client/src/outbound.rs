@@ -107,19 +107,3 @@ impl SvcClient {
         .await
     }
 }
-
-impl SvcClient {
-    /// `svc.record_outbound_outcomes`: several outcomes in one call; per outcome, whether
-    /// the claim was still `owner`'s.
-    pub async fn record_outbound_outcomes(
-        &self,
-        owner: &str,
-        outcomes: &[Value],
-    ) -> Result<Vec<bool>, SvcError> {
-        self.call(
-            "record_outbound_outcomes",
-            &json!({ "p_owner": owner, "p_outcomes": outcomes }),
-        )
-        .await
-    }
-}

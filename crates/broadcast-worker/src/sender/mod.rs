@@ -21,7 +21,8 @@
 //! next token is due); nothing to send waits `IDLE_POLL`; and from 250/s two staggered
 //! claim loops share the work, so the bucket is visited often even when claims are slow
 //! under load (one loop under a messaging limit: concurrent claims can overshoot it).
-//! Record calls are bounded (`RECORD_CONCURRENCY`) so that claims don't queue behind them.
+//! Outcomes are recorded several per call (`svc.record_broadcast_outcomes`), so that
+//! PostgREST is not busy with one round trip per recipient when the next claim comes.
 
 pub mod outcome;
 pub mod recipient;
@@ -46,10 +47,6 @@ const CLAIM_BATCH: usize = 100;
 const IDLE_POLL: Duration = Duration::from_millis(40);
 /// Pause after a failed claim (database unreachable).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
-/// Record calls in the air at once, per process. Outcomes queue here rather than in
-/// PostgREST's connection pool, so that the next claim is not stuck behind them: the
-/// shared bucket holds only 15 ms of tokens, and a claim that comes later loses some.
-const RECORD_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
@@ -84,8 +81,8 @@ pub(crate) struct Shared {
     /// Outcomes the database never took: their claims must not be released (they were
     /// sent, or may have been); the leases expire into unknown outcomes instead.
     pub unrecorded: AtomicUsize,
-    /// Bounds the record calls in the air (`RECORD_CONCURRENCY`).
-    pub record_slots: Semaphore,
+    /// Records outcomes several per call (`svc.record_broadcast_outcomes`).
+    pub outcomes: svc_client::OutcomeBatcher,
 }
 
 /// The share of the limit the shared bucket refills at (`svc.take_send_tokens`: 98.5%, so
@@ -161,12 +158,17 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) {
     let pacing = Pacing::new(settings.max_mps);
+    let outcomes = svc_client::OutcomeBatcher::start(
+        svc.clone(),
+        settings.owner.clone(),
+        "record_broadcast_outcomes",
+    );
     let shared = Arc::new(Shared {
         svc,
         graph,
         settings,
         unrecorded: AtomicUsize::new(0),
-        record_slots: Semaphore::new(RECORD_CONCURRENCY),
+        outcomes,
     });
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     // Concurrent claims can each see the same remainder of the messaging limit (the

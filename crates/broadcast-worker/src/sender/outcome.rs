@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use graph_api::outcome::{error_data, record, Recorded};
 use graph_api::SendOutcome;
+use serde_json::json;
 use svc_client::SvcError;
 use time::OffsetDateTime;
 use whatsapp::{mask_phone, ErrorClass, GraphError};
@@ -39,7 +40,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             let message = format!("not sent: {reason}");
             shared
                 .record("failed", || {
-                    svc.record_broadcast_failed(b, c, &settings.owner, &message, false)
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
                 })
                 .await;
             return;
@@ -56,7 +57,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             count("sent", "accepted");
             shared
                 .record("sent", || {
-                    svc.record_broadcast_sent(b, c, &settings.owner, &wamid)
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "sent", "wamid": wamid }))
                 })
                 .await;
             if recipient.probe {
@@ -92,7 +93,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
                     }
                     shared
                         .record("retry", || {
-                            svc.record_broadcast_retry(b, c, &settings.owner, 0.0, &message)
+                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": 0.0, "error_message": message }))
                         })
                         .await;
                 }
@@ -101,7 +102,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
                     count("failed", class.as_str());
                     shared
                         .record("failed", || {
-                            svc.record_broadcast_failed(b, c, &settings.owner, &message, true)
+                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": true }))
                         })
                         .await;
                 }
@@ -110,7 +111,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
                     count("failed", class.as_str());
                     shared
                         .record("failed", || {
-                            svc.record_broadcast_failed(b, c, &settings.owner, &message, false)
+                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
                         })
                         .await;
                 }
@@ -134,7 +135,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             ));
             shared
                 .record("failed", || {
-                    svc.record_broadcast_failed(b, c, &settings.owner, &message, false)
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
                 })
                 .await;
         }
@@ -151,7 +152,6 @@ async fn retry_or_give_up(
     class: &str,
 ) {
     let settings = &shared.settings;
-    let svc = &shared.svc;
     let (b, c) = (recipient.broadcast_id, recipient.contact_id);
     let age = age_of(recipient.first_attempt_at);
     match settings.retry.next_retry(
@@ -166,7 +166,7 @@ async fn retry_or_give_up(
             count("retried", class);
             shared
                 .record("retry", || {
-                    svc.record_broadcast_retry(b, c, &settings.owner, delay.as_secs_f64(), message)
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": delay.as_secs_f64(), "error_message": message }))
                 })
                 .await;
         }
@@ -180,7 +180,7 @@ async fn retry_or_give_up(
             ));
             shared
                 .record("failed", || {
-                    svc.record_broadcast_failed(b, c, &settings.owner, &gave_up, false)
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": gave_up, "opted_out": false }))
                 })
                 .await;
         }
@@ -193,23 +193,16 @@ fn count(outcome: &'static str, class: &str) {
 }
 
 impl Shared {
-    /// Records an outcome with `svc.record_broadcast_<what>` until the database answers
+    /// Records an outcome (batched, `svc.record_broadcast_outcomes`) until the database answers
     /// (timed), and notes one it never took (see the shutdown in `super::run`).
     async fn record<F, Fut>(&self, what: &'static str, call: F)
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<bool, SvcError>>,
     {
-        // The semaphore is never closed; without a permit we record anyway.
-        let _permit = self.record_slots.acquire().await.ok();
         let started = Instant::now();
         let recorded = record(what, SvcError::is_transient, call).await;
-        let function = match what {
-            "sent" => "record_broadcast_sent",
-            "failed" => "record_broadcast_failed",
-            _ => "record_broadcast_retry",
-        };
-        metrics::histogram!("broadcast_db_call_seconds", "function" => function)
+        metrics::histogram!("broadcast_db_call_seconds", "function" => "record_broadcast_outcomes", "outcome" => what)
             .record(started.elapsed().as_secs_f64());
         if recorded == Recorded::GaveUp {
             self.unrecorded.fetch_add(1, Ordering::SeqCst);

@@ -9,6 +9,7 @@
 //! until the database answers.
 
 pub mod outcome;
+pub mod pacing;
 
 use std::time::Duration;
 

@@ -297,6 +297,10 @@ begin
   return v_claimed;
 end;
 $$;
+-- The queue's statistics lag behind bursts (an empty table that just got thousands of
+-- rows): without this the planner may scan the whole queue per candidate, for every claim,
+-- until autovacuum analyzes it. Every query here has an index to use.
+alter function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) set enable_seqscan = off;
 comment on function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) is
   'Claims due replies in order per contact, within the shared rate limit, with a lease; fails closed-window free-form messages.';
 

@@ -315,6 +315,8 @@ begin
   return v_claimed;
 end;
 $$;
+-- As for replies (migration 2000): statistics lag behind a freshly materialized audience.
+alter function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) set enable_seqscan = off;
 comment on function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) is
   'Claims recipients of sending broadcasts, leased, within the shared rate limit and the messaging limit, after replies.';
 

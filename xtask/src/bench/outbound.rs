@@ -102,8 +102,15 @@ fn start_gateway(
         .env("WHATSAPP_GRAPH_URL", graph_url)
         .env("WHATSAPP_MAX_MPS", max_mps.to_string())
         .env("GATEWAY_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(std::fs::File::create(
+            layout
+                .logs()
+                .join(format!("bench-outbound-gateway-{max_mps}.log")),
+        )?)
         .stderr(Stdio::inherit())
         .spawn()
         .context("failed to start the gateway")?;
@@ -193,6 +200,8 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
         let span = (last - first - time::Duration::seconds(2)).as_seconds_f64();
         let rate = inner.len() as f64 / span;
         let max_window = sim.max_in_any_one_second_window();
+        let per_second: Vec<u32> = sim.stats().per_second.iter().map(|s| s.accepted).collect();
+        eprintln!("accepted per second at {limit}/s: {per_second:?}");
         let duplicates = received.len()
             - received
                 .iter()

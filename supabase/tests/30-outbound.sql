@@ -118,11 +118,11 @@ select is((pg_temp.claim('s1') -> 0 ->> 'message_type'), 'template', 'a template
 select svc.record_outbound_sent('00000000-0000-0000-0000-000000000302', 's1', 'wamid.t1');
 
 -- Rate limit -----------------------------------------------------------------------------------------
-select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds 1.5% of a second (at least one token)');
+select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds 1% of a second (at least one token)');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 0, 'an empty bucket grants nothing');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:01Z'), 1, 'it never holds more than its capacity');
-select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00Z'), 15, 'at 1000/s the burst is 15');
-select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00.010Z'), 9, 'and it refills at 98.5% of the limit');
+select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00Z'), 10, 'at 1000/s the burst is 10');
+select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00.010Z'), 9, 'and it refills at 98.2% of the limit');
 select throws_ok($$ select svc.take_send_tokens('PN3', 1, 0) $$, '22023', 'max messages per second must be positive', 'a zero limit is refused');
 
 -- Pauses -----------------------------------------------------------------------------------------------

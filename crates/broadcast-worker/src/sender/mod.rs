@@ -13,8 +13,8 @@
 //! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
 //!   claims never sent go back to the queue (`svc.release_broadcast_claims`).
 //!
-//! Pacing: the shared bucket holds 1.5% of a second's worth of tokens (15 ms) and
-//! refills at 98.5% of the limit; a claim that reaches it more than 15 ms after it was
+//! Pacing: the shared bucket holds 1% of a second's worth of tokens (10 ms) and
+//! refills at 98.2% of the limit; a claim that reaches it more than 10 ms after it was
 //! emptied loses tokens. So after a claim that got `n` recipients, the next one leaves
 //! `n` refill intervals after it was planned to (a fixed grid, round trip included); a
 //! claim that comes back empty just after a grant is retried within a millisecond (the

@@ -118,7 +118,7 @@ select is((pg_temp.claim('s1') -> 0 ->> 'message_type'), 'template', 'a template
 select svc.record_outbound_sent('00000000-0000-0000-0000-000000000302', 's1', 'wamid.t1');
 
 -- Rate limit -----------------------------------------------------------------------------------------
-select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds 1% of a second (at least one token)');
+select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds 1% of a second (at least 1.5 tokens)');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 0, 'an empty bucket grants nothing');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:01Z'), 1, 'it never holds more than its capacity');
 select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00Z'), 10, 'at 1000/s the burst is 10');

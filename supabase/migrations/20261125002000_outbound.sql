@@ -27,7 +27,8 @@ create table svc.outbound_jobs (
     constraint outbound_jobs_lease_complete check ((lease_owner is null) = (lease_expires_at is null))
 );
 comment on table svc.outbound_jobs is 'Agents'' messages waiting to be sent (one row per pending message).';
-create index outbound_jobs_due on svc.outbound_jobs (due_at, seq) where lease_owner is null;
+-- Claims walk unleased jobs in queue order and stop after a few.
+create index outbound_jobs_unleased_seq on svc.outbound_jobs (seq) where lease_owner is null;
 create index outbound_jobs_contact_seq on svc.outbound_jobs (contact_id, seq);
 create index outbound_jobs_lease on svc.outbound_jobs (lease_expires_at) where lease_owner is not null;
 
@@ -215,13 +216,15 @@ begin
     v_limit := 1;
   end if;
 
-  -- 3. Candidates: due, unleased, first of their contact.
+  -- 3. Candidates: due, unleased, first of their contact. "First" is a correlated
+  --    min() (a parameterized index probe per row, whatever the statistics say): a NOT
+  --    EXISTS anti join planned while the queue was empty scanned it whole per row.
   select array_agg(message_id order by seq) into v_candidates
     from (
       select j.message_id, j.seq
         from svc.outbound_jobs j
        where j.lease_owner is null and j.due_at <= p_now
-         and not exists (select 1 from svc.outbound_jobs e where e.contact_id = j.contact_id and e.seq < j.seq)
+         and j.seq = (select min(e.seq) from svc.outbound_jobs e where e.contact_id = j.contact_id)
        order by j.seq
        limit v_limit
        for update of j skip locked

@@ -232,7 +232,7 @@ begin
   if exists (
     select 1 from svc.outbound_jobs j
      where j.lease_owner is null and j.due_at <= p_now
-       and not exists (select 1 from svc.outbound_jobs e where e.contact_id = j.contact_id and e.seq < j.seq)
+       and j.seq = (select min(e.seq) from svc.outbound_jobs e where e.contact_id = j.contact_id)
   ) then
     return '[]'::jsonb;
   end if;

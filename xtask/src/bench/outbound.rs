@@ -63,6 +63,12 @@ pub fn run() -> Result<()> {
         )]),
         "bench data",
     )?;
+    if std::env::var_os("BENCH_AUTO_EXPLAIN").is_some() {
+        stack::sql_as_superuser(
+            "template1",
+            &format!("alter database {DB} set session_preload_libraries = 'auto_explain'; alter database {DB} set auto_explain.log_min_duration = 100; alter database {DB} set auto_explain.log_nested_statements = on"),
+        )?;
+    }
     let pgrst_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

@@ -16,7 +16,7 @@ use crate::sender::{self, SenderSettings};
 use crate::Settings;
 
 /// Concurrent ingest calls and webhooks per call (see `ingest::batcher`).
-const INGEST_WORKERS: usize = 4;
+const INGEST_WORKERS: usize = 2;
 const INGEST_MAX_BATCH: usize = 64;
 
 /// Shared by every request handler.

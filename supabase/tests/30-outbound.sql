@@ -1,7 +1,7 @@
 -- Outbound replies: queueing, metrics, claiming in order, the 24-hour window, leases,
 -- the shared rate limit, pauses and outcomes.
 begin;
-select plan(46);
+select plan(48);
 
 -- Fixtures: an agent, two contacts with an open conversation each.
 insert into auth.users (id, email, raw_app_meta_data) values
@@ -118,11 +118,17 @@ select is((pg_temp.claim('s1') -> 0 ->> 'message_type'), 'template', 'a template
 select svc.record_outbound_sent('00000000-0000-0000-0000-000000000302', 's1', 'wamid.t1');
 
 -- Rate limit -----------------------------------------------------------------------------------------
-select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds 1% of a second (at least 1.5 tokens)');
+select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 1, 'a new bucket holds what it may grant at once (1.44 tokens at 80/s)');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:00Z'), 0, 'an empty bucket grants nothing');
 select is(svc.take_send_tokens('PN2', 100, 80, '2026-01-01T00:00:01Z'), 1, 'it never holds more than its capacity');
 select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00Z'), 10, 'at 1000/s the burst is 10');
 select is(svc.take_send_tokens('PN3', 10000, 1000, '2026-01-01T00:00:00.010Z'), 9, 'and it refills at 98.2% of the limit');
+select ok((select sum(svc.take_send_tokens('PN5', 1000, 20, '2026-01-01T00:00:00Z'::timestamptz + g * interval '10 ms'))
+             from generate_series(0, 100) g) <= 20,
+  'polled every 10 ms for one second, a 20/s bucket never grants more than 20');
+select ok((select sum(svc.take_send_tokens('PN6', 100000, 1000, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 ms'))
+             from generate_series(0, 1000) g) <= 992,
+  'and a 1000/s bucket not more than 99.2% of its limit');
 select throws_ok($$ select svc.take_send_tokens('PN3', 1, 0) $$, '22023', 'max messages per second must be positive', 'a zero limit is refused');
 
 -- Pauses -----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! How a sender paces its claims against the shared token bucket in the database
-//! (`svc.take_send_tokens`: refill 98.2% of the limit, capacity 1% of a second, at least 1.5
-//! tokens). The
+//! (`svc.take_send_tokens`: refill 98.2% of the limit, capacity 1% of a second, between 1
+//! and 1.5 tokens at low limits). The
 //! bucket holds only ~15 ms of tokens, so a claim that comes later than that wastes
 //! some: claims follow a fixed grid of refill intervals after each grant; a claim that
 //! comes back empty just after a grant is retried within a millisecond (the next token is

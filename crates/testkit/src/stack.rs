@@ -378,6 +378,10 @@ pub fn reset_main_database(layout: &Layout) -> Result<()> {
     create_platform_database(layout, MAIN_DB)?;
     migrate(layout, MAIN_DB)?;
     sql_file(MAIN_DB, "postgres", &layout.supabase_dir().join("seed.sql"))?;
+    fs::write(
+        layout.state().join("main-db.fingerprint"),
+        crate::template::fingerprint(layout)?,
+    )?;
     reload_postgrest_schema(MAIN_DB)
 }
 
@@ -626,9 +630,16 @@ pub fn start(layout: &Layout) -> Result<()> {
         )?
         .trim()
             == "t";
-    if migrated {
-        migrate(layout, MAIN_DB)?;
-    } else {
+    // The main database is a development database: when the bootstrap or the migrations
+    // it was built from changed (a new migration, or an edited one the CLI would never
+    // re-apply), it is rebuilt from scratch, like `supabase db reset`.
+    let fingerprint = crate::template::fingerprint(layout)?;
+    let built_from =
+        fs::read_to_string(layout.state().join("main-db.fingerprint")).unwrap_or_default();
+    if !migrated {
+        reset_main_database(layout)?;
+    } else if built_from.trim() != fingerprint {
+        eprintln!("the migrations changed since the main database was built: recreating it from bootstrap + migrations + seed");
         reset_main_database(layout)?;
     }
     start_main_postgrest(layout)?;

@@ -103,59 +103,6 @@ impl SvcClient {
         .await
     }
 
-    /// `svc.record_broadcast_sent`: false when the claim was no longer ours.
-    pub async fn record_broadcast_sent(
-        &self,
-        broadcast_id: Uuid,
-        contact_id: Uuid,
-        owner: &str,
-        wamid: &str,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_broadcast_sent",
-            &json!({ "p_broadcast_id": broadcast_id, "p_contact_id": contact_id, "p_owner": owner, "p_wamid": wamid }),
-        )
-        .await
-    }
-
-    /// `svc.record_broadcast_failed`: `opted_out` marks the contact (error 131050).
-    pub async fn record_broadcast_failed(
-        &self,
-        broadcast_id: Uuid,
-        contact_id: Uuid,
-        owner: &str,
-        error_message: &str,
-        opted_out: bool,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_broadcast_failed",
-            &json!({
-                "p_broadcast_id": broadcast_id, "p_contact_id": contact_id, "p_owner": owner,
-                "p_error_message": error_message, "p_opted_out": opted_out,
-            }),
-        )
-        .await
-    }
-
-    /// `svc.record_broadcast_retry`: back in the queue after `delay_seconds`.
-    pub async fn record_broadcast_retry(
-        &self,
-        broadcast_id: Uuid,
-        contact_id: Uuid,
-        owner: &str,
-        delay_seconds: f64,
-        error: &str,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_broadcast_retry",
-            &json!({
-                "p_broadcast_id": broadcast_id, "p_contact_id": contact_id, "p_owner": owner,
-                "p_delay_seconds": delay_seconds, "p_error": error,
-            }),
-        )
-        .await
-    }
-
     /// `svc.release_broadcast_claims`: `owner`'s unsent claims back to the queue
     /// (graceful shutdown); how many.
     pub async fn release_broadcast_claims(&self, owner: &str) -> Result<i64, SvcError> {

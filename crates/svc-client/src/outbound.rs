@@ -2,7 +2,6 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::{SvcClient, SvcError};
 
@@ -26,50 +25,6 @@ impl SvcClient {
                 "p_limit": limit,
                 "p_lease_seconds": lease_seconds,
             }),
-        )
-        .await
-    }
-
-    /// `svc.record_outbound_sent`: false when the claim was no longer ours.
-    pub async fn record_outbound_sent(
-        &self,
-        message_id: Uuid,
-        owner: &str,
-        wamid: &str,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_outbound_sent",
-            &json!({ "p_message_id": message_id, "p_owner": owner, "p_wamid": wamid }),
-        )
-        .await
-    }
-
-    /// `svc.record_outbound_failed`.
-    pub async fn record_outbound_failed(
-        &self,
-        message_id: Uuid,
-        owner: &str,
-        error: &Value,
-        opted_out: bool,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_outbound_failed",
-            &json!({ "p_message_id": message_id, "p_owner": owner, "p_error": error, "p_opted_out": opted_out }),
-        )
-        .await
-    }
-
-    /// `svc.record_outbound_retry`.
-    pub async fn record_outbound_retry(
-        &self,
-        message_id: Uuid,
-        owner: &str,
-        delay_seconds: f64,
-        error: &Value,
-    ) -> Result<bool, SvcError> {
-        self.call(
-            "record_outbound_retry",
-            &json!({ "p_message_id": message_id, "p_owner": owner, "p_delay_seconds": delay_seconds, "p_error": error }),
         )
         .await
     }

@@ -6,8 +6,9 @@
 //!   the API has no idempotency key, so sending again may deliver a duplicate.
 //!
 //! [`outcome`] holds what both senders do next: `error_data` and recording an outcome
-//! until the database answers.
+//! until the database answers; [`claim_loop`] and [`pacing`] how both claim what to send.
 
+pub mod claim_loop;
 pub mod outcome;
 pub mod pacing;
 

@@ -13,14 +13,9 @@
 //! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
 //!   claims never sent go back to the queue (`svc.release_broadcast_claims`).
 //!
-//! Pacing: the shared bucket holds 1% of a second's worth of tokens (10 ms) and
-//! refills at 98.2% of the limit; a claim that reaches it more than 10 ms after it was
-//! emptied loses tokens. So after a claim that got `n` recipients, the next one leaves
-//! `n` refill intervals after it was planned to (a fixed grid, round trip included); a
-//! claim that comes back empty just after a grant is retried within a millisecond (the
-//! next token is due); nothing to send waits `IDLE_POLL`; and from 250/s two staggered
-//! claim loops share the work, so the bucket is visited often even when claims are slow
-//! under load (one loop under a messaging limit: concurrent claims can overshoot it).
+//! Claiming and pacing are `graph_api::claim_loop` (shared with the reply sender): from
+//! 250/s two staggered claim loops, except under a messaging limit, where concurrent
+//! claims could overshoot it.
 //! Outcomes are recorded several per call (`svc.record_broadcast_outcomes`), so that
 //! PostgREST is not busy with one round trip per recipient when the next claim comes.
 
@@ -31,19 +26,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use graph_api::claim_loop::{self, SendQueue};
 use graph_api::pacing::Pacing;
 use graph_api::GraphClient;
 use svc_client::SvcClient;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use whatsapp::RetryPolicy;
 
 use recipient::ClaimedRecipient;
 
 /// Requests in the air at once, per process.
 const MAX_IN_FLIGHT: usize = 256;
-/// Pause after a failed claim (database unreachable).
-const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
@@ -102,7 +95,6 @@ pub async fn run(
         unrecorded: AtomicUsize::new(0),
         outcomes,
     });
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     // Concurrent claims can each see the same remainder of the messaging limit (the
     // claim counts before it locks anything), so under a limit one loop claims.
     let pacing = Pacing {
@@ -116,94 +108,40 @@ pub async fn run(
     tracing::info!(owner = %shared.settings.owner, max_mps = shared.settings.max_mps,
         messaging_limit = ?shared.settings.messaging_limit, claim_size = pacing.claim_size,
         loops = pacing.loops, "broadcast sender started");
-    let mut loops = JoinSet::new();
-    for i in 0..pacing.loops {
-        // Staggered by half a claim's worth of tokens.
-        let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
-        loops.spawn(claim_loop(
-            Arc::clone(&shared),
-            Arc::clone(&slots),
-            pacing,
-            offset,
-            stop.clone(),
-        ));
-    }
-    while loops.join_next().await.is_some() {}
+    claim_loop::run(Arc::clone(&shared), pacing, MAX_IN_FLIGHT, stop).await;
     release_claims(&shared).await;
     tracing::info!("broadcast sender stopped");
 }
 
-/// Claims, spawns a send per recipient, paces itself; at stop, waits for its sends.
-async fn claim_loop(
-    shared: Arc<Shared>,
-    slots: Arc<Semaphore>,
-    pacing: Pacing,
-    offset: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let settings = &shared.settings;
-    let mut in_flight = JoinSet::new();
-    let mut last_grant: Option<Instant> = None;
-    let mut planned = Instant::now() + offset;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(planned.into()) => {}
-            changed = stop.changed() => if changed.is_err() { break },
-        }
-        if *stop.borrow() {
-            break;
-        }
-        while in_flight.try_join_next().is_some() {}
-        let free = slots.available_permits().min(pacing.claim_size);
-        if free == 0 {
-            planned = Instant::now() + pacing.refill_interval;
-            continue;
-        }
+impl SendQueue for Shared {
+    type Item = ClaimedRecipient;
+    type Error = svc_client::SvcError;
+    const ITEMS: &'static str = "broadcast recipients";
+
+    async fn claim(&self, max: usize) -> Result<Vec<ClaimedRecipient>, Self::Error> {
+        let s = &self.settings;
         let started = Instant::now();
-        let claimed = shared
+        let claimed = self
             .svc
             .claim_broadcast_recipients::<ClaimedRecipient>(
-                &settings.owner,
-                &settings.phone_number_id,
-                f64::from(settings.max_mps),
-                free,
-                settings.lease_seconds,
-                settings.messaging_limit,
+                &s.owner,
+                &s.phone_number_id,
+                f64::from(s.max_mps),
+                max,
+                s.lease_seconds,
+                s.messaging_limit,
             )
             .await;
-        let now = Instant::now();
         metrics::histogram!("broadcast_db_call_seconds", "function" => "claim_broadcast_recipients")
-            .record((now - started).as_secs_f64());
-        planned = match claimed {
-            Ok(recipients) => {
-                let n = recipients.len();
-                for recipient in recipients {
-                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                        break;
-                    };
-                    let shared = Arc::clone(&shared);
-                    in_flight.spawn(async move {
-                        outcome::send_one(&shared, recipient).await;
-                        drop(permit);
-                    });
-                }
-                if n > 0 {
-                    metrics::counter!("broadcast_claimed_total").increment(n as u64);
-                    last_grant = Some(now);
-                }
-                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming broadcast recipients failed; retrying");
-                now + ERROR_PAUSE
-            }
-        };
+            .record(started.elapsed().as_secs_f64());
+        let recipients = claimed?;
+        metrics::counter!("broadcast_claimed_total").increment(recipients.len() as u64);
+        Ok(recipients)
     }
-    tracing::info!(
-        in_flight = in_flight.len(),
-        "claim loop stopping; finishing in-flight sends"
-    );
-    while in_flight.join_next().await.is_some() {}
+
+    async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
+        outcome::send_one(&self, recipient).await;
+    }
 }
 
 /// Hands back claims that were never sent (e.g. a claim whose answer was lost), unless

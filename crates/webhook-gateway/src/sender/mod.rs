@@ -3,7 +3,7 @@
 //!
 //! - Claims are leased (`svc.claim_outbound_messages`); no transaction is held across the
 //!   HTTP call. Claims only what it can send at once (tokens of the shared rate limit,
-//!   and at most `MAX_IN_FLIGHT` requests in the air), paced by `graph_api::pacing`.
+//!   and at most `MAX_IN_FLIGHT` requests in the air), in `graph_api::claim_loop`.
 //! - Outcomes follow [`whatsapp::ErrorClass`]: retryable errors back off (jitter,
 //!   Retry-After) up to a maximum age, permanent ones fail with error_data, token and
 //!   account errors pause all sending, and an unknown outcome is never retried (the API
@@ -15,21 +15,18 @@ pub mod read_receipts;
 mod recorder;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use graph_api::claim_loop::{self, SendQueue};
 use graph_api::pacing::Pacing;
 use graph_api::GraphClient;
 use svc_client::SvcClient;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use whatsapp::RetryPolicy;
 
 use job::ClaimedJob;
 
 /// Requests in the air at once, per process.
 const MAX_IN_FLIGHT: usize = 256;
-/// Pause after a failed claim (database unreachable).
-const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
@@ -53,81 +50,57 @@ pub fn default_owner() -> String {
     )
 }
 
+/// What every send shares; claims agents' replies (`svc.claim_outbound_messages`).
+struct Replies {
+    svc: SvcClient,
+    graph: GraphClient,
+    recorder: recorder::OutcomeRecorder,
+    settings: SenderSettings,
+}
+
+impl SendQueue for Replies {
+    type Item = ClaimedJob;
+    type Error = svc_client::SvcError;
+    const ITEMS: &'static str = "outbound messages";
+
+    async fn claim(&self, max: usize) -> Result<Vec<ClaimedJob>, Self::Error> {
+        let s = &self.settings;
+        let jobs = self
+            .svc
+            .claim_outbound_messages::<ClaimedJob>(
+                &s.owner,
+                &s.phone_number_id,
+                f64::from(s.max_mps),
+                max,
+                s.lease_seconds,
+            )
+            .await?;
+        metrics::counter!("gateway_outbound_claimed_total").increment(jobs.len() as u64);
+        Ok(jobs)
+    }
+
+    async fn send(self: Arc<Self>, job: ClaimedJob) {
+        outcome::send_one(&self.svc, &self.recorder, &self.graph, &self.settings, job).await;
+    }
+}
+
 /// Runs until `stop` turns true, then lets in-flight sends finish.
 pub async fn run(
     svc: SvcClient,
     graph: GraphClient,
     settings: SenderSettings,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let settings = Arc::new(settings);
-    let graph = Arc::new(graph);
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let recorder = recorder::OutcomeRecorder::start(svc.clone(), settings.owner.clone());
     let pacing = Pacing::new(settings.max_mps);
-    let mut in_flight = JoinSet::new();
-    let mut last_grant: Option<Instant> = None;
-    let mut planned = Instant::now();
-    tracing::info!(owner = %settings.owner, max_mps = settings.max_mps, "outbound sender started");
-
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(planned.into()) => {}
-            changed = stop.changed() => if changed.is_err() { break },
-        }
-        if *stop.borrow() {
-            break;
-        }
-        while in_flight.try_join_next().is_some() {}
-        let free = slots.available_permits().min(pacing.claim_size);
-        if free == 0 {
-            planned = Instant::now() + pacing.refill_interval;
-            continue;
-        }
-        let claimed = svc
-            .claim_outbound_messages::<ClaimedJob>(
-                &settings.owner,
-                &settings.phone_number_id,
-                f64::from(settings.max_mps),
-                free,
-                settings.lease_seconds,
-            )
-            .await;
-        let now = Instant::now();
-        planned = match claimed {
-            Ok(jobs) => {
-                let n = jobs.len();
-                for job in jobs {
-                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                        break;
-                    };
-                    let (svc, recorder, graph, settings) = (
-                        svc.clone(),
-                        recorder.clone(),
-                        Arc::clone(&graph),
-                        Arc::clone(&settings),
-                    );
-                    in_flight.spawn(async move {
-                        outcome::send_one(&svc, &recorder, &graph, &settings, job).await;
-                        drop(permit);
-                    });
-                }
-                if n > 0 {
-                    metrics::counter!("gateway_outbound_claimed_total").increment(n as u64);
-                    last_grant = Some(now);
-                }
-                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming outbound messages failed; retrying");
-                now + ERROR_PAUSE
-            }
-        };
-    }
-    tracing::info!(
-        in_flight = in_flight.len(),
-        "outbound sender stopping; finishing in-flight sends"
-    );
-    while in_flight.join_next().await.is_some() {}
+    tracing::info!(owner = %settings.owner, max_mps = settings.max_mps,
+        claim_size = pacing.claim_size, loops = pacing.loops, "outbound sender started");
+    let recorder = recorder::OutcomeRecorder::start(svc.clone(), settings.owner.clone());
+    let replies = Arc::new(Replies {
+        svc,
+        graph,
+        recorder,
+        settings,
+    });
+    claim_loop::run(replies, pacing, MAX_IN_FLIGHT, stop).await;
     tracing::info!("outbound sender stopped");
 }

@@ -1,0 +1,180 @@
+//! The loop both senders run (agents' replies in the gateway, broadcast recipients in
+//! the worker): claim from a leased queue in the database what the shared token bucket
+//! grants, send each item in a task of its own, and pace the next claim
+//! ([`Pacing`](crate::pacing::Pacing)). From 250/s, two loops run staggered by half a
+//! claim's worth of tokens, so the bucket is visited more often than it fills even when
+//! one claim's round trip is slow under load.
+//!
+//! At stop, a loop claims nothing more and waits for its sends (each records its own
+//! outcome); what a queue does with claims it never sent is its own business.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::pacing::Pacing;
+
+/// Pause after a failed claim (database unreachable).
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// A leased queue of things to send.
+pub trait SendQueue: Send + Sync + 'static {
+    /// One claimed thing to send.
+    type Item: Send + 'static;
+    type Error: Display + Send;
+    /// What the log calls the items, e.g. "outbound messages".
+    const ITEMS: &'static str;
+
+    /// Claims (leases) at most `max` items the shared bucket has tokens for.
+    fn claim(
+        &self,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Item>, Self::Error>> + Send;
+
+    /// Sends one claimed item and records its outcome.
+    fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs `pacing.loops` claim loops until `stop` turns true; returns once every send they
+/// started has finished. At most `max_in_flight` sends are in the air at once.
+pub async fn run<Q: SendQueue>(
+    queue: Arc<Q>,
+    pacing: Pacing,
+    max_in_flight: usize,
+    stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max_in_flight));
+    let mut loops = JoinSet::new();
+    for i in 0..pacing.loops {
+        let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
+        loops.spawn(claim_loop(
+            Arc::clone(&queue),
+            Arc::clone(&slots),
+            pacing,
+            offset,
+            stop.clone(),
+        ));
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+/// One loop: claims, spawns a send per item, paces itself; at stop, waits for its sends.
+async fn claim_loop<Q: SendQueue>(
+    queue: Arc<Q>,
+    slots: Arc<Semaphore>,
+    pacing: Pacing,
+    offset: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut in_flight = JoinSet::new();
+    let mut last_grant: Option<Instant> = None;
+    let mut planned = Instant::now() + offset;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(planned.into()) => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+        if *stop.borrow() {
+            break;
+        }
+        while in_flight.try_join_next().is_some() {}
+        let free = slots.available_permits().min(pacing.claim_size);
+        if free == 0 {
+            planned = Instant::now() + pacing.refill_interval;
+            continue;
+        }
+        let claimed = queue.claim(free).await;
+        let now = Instant::now();
+        planned = match claimed {
+            Ok(items) => {
+                let n = items.len();
+                for item in items {
+                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                        break;
+                    };
+                    let queue = Arc::clone(&queue);
+                    in_flight.spawn(async move {
+                        queue.send(item).await;
+                        drop(permit);
+                    });
+                }
+                if n > 0 {
+                    last_grant = Some(now);
+                }
+                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming {} failed; retrying", Q::ITEMS);
+                now + ERROR_PAUSE
+            }
+        };
+    }
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "claim loop for {} stopping; finishing in-flight sends",
+        Q::ITEMS
+    );
+    while in_flight.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A queue of numbers in memory; `send` notes what it got.
+    struct Numbers {
+        left: Mutex<Vec<u32>>,
+        claims: AtomicUsize,
+        sent: Mutex<Vec<u32>>,
+    }
+
+    impl SendQueue for Numbers {
+        type Item = u32;
+        type Error = String;
+        const ITEMS: &'static str = "numbers";
+
+        async fn claim(&self, max: usize) -> Result<Vec<u32>, String> {
+            self.claims.fetch_add(1, Ordering::SeqCst);
+            let mut left = self.left.lock().unwrap();
+            let n = max.min(left.len());
+            Ok(left.drain(..n).collect())
+        }
+
+        async fn send(self: Arc<Self>, item: u32) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.sent.lock().unwrap().push(item);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_claimed_item_is_sent_once_and_stop_waits_for_sends_in_the_air() {
+        let queue = Arc::new(Numbers {
+            left: Mutex::new((0..500).collect()),
+            claims: AtomicUsize::new(0),
+            sent: Mutex::new(Vec::new()),
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let pacing = Pacing::new(1000);
+        assert_eq!(pacing.loops, 2);
+        let running = tokio::spawn(run(Arc::clone(&queue), pacing, 8, stop));
+        while !queue.left.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop_tx.send(true).unwrap();
+        running.await.unwrap();
+        let mut sent = queue.sent.lock().unwrap().clone();
+        sent.sort_unstable();
+        assert_eq!(sent, (0..500).collect::<Vec<_>>());
+        assert!(
+            queue.claims.load(Ordering::SeqCst) >= 500 / 8,
+            "never more than max_in_flight claimed at once"
+        );
+    }
+}

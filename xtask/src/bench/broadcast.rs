@@ -15,8 +15,7 @@
 //! `pg_stat_user_functions`, client side from the worker's own histograms).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -27,6 +26,7 @@ use testkit::{stack, template, Keys};
 use tokio_postgres::{Client, NoTls};
 use whatsapp_simulator::{ReceivedMessage, SimulatorClient, Stats};
 
+use super::processes::{build_release, free_port, Process};
 use super::report::write_section;
 
 const DB: &str = "cc_bench_broadcast";
@@ -104,102 +104,11 @@ struct Binaries {
 
 fn build_release_binaries(layout: &Layout) -> Result<Binaries> {
     eprintln!("building broadcast-worker and whatsapp-simulator in release mode...");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "broadcast-worker",
-            "-p",
-            "whatsapp-simulator",
-            "--bins",
-        ])
-        .current_dir(layout.root())
-        .status()
-        .context("failed to run cargo build --release")?;
-    if !status.success() {
-        bail!("cargo build --release failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| layout.root().join("target"))
-        .join("release");
+    let target = build_release(layout, &["broadcast-worker", "whatsapp-simulator"])?;
     Ok(Binaries {
         worker: target.join("broadcast-worker"),
         simulator: target.join("whatsapp-simulator"),
     })
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// A child process stopped with SIGTERM (graceful) when dropped.
-struct Process {
-    name: &'static str,
-    child: Child,
-}
-
-impl Process {
-    fn spawn(name: &'static str, bin: &Path, env: &[(&str, String)], log: &Path) -> Result<Self> {
-        let log = std::fs::File::create(log)?;
-        let child = Command::new(bin)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("failed to start {}", bin.display()))?;
-        Ok(Self { name, child })
-    }
-
-    /// User + system CPU seconds so far (Linux).
-    fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses).
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of /proc/<pid>/stat (11 and 12 here).
-        (ticks(11) + ticks(12)) / 100.0
-    }
-
-    /// SIGTERM, then waits for a graceful exit.
-    fn terminate(&mut self) -> Result<()> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                eprintln!("{} exited ({status})", self.name);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                bail!("{} did not stop within 60 s of SIGTERM", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.terminate();
-        }
-    }
 }
 
 async fn connect() -> Result<Client> {

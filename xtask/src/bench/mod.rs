@@ -4,5 +4,6 @@
 pub mod broadcast;
 pub mod ingest;
 pub mod outbound;
+pub mod processes;
 pub mod report;
 pub mod rls;

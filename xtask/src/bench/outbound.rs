@@ -1,20 +1,22 @@
 //! `cargo xtask bench outbound`: agents' replies from the database to WhatsApp.
 //!
-//! One run, one fresh database, the release gateway's sender against the in-process
-//! simulator (which never refuses for throughput here: the limit measured is ours):
+//! One run, one fresh database, the gateway's sender against the simulator, both as
+//! release-mode processes (the simulator never refuses for throughput here: the limit
+//! measured is ours):
 //! (1) latency from the agent's insert to the simulator's receipt at 20 replies/s;
 //! (2) the sustained rate against WHATSAPP_MAX_MPS 80 and 1,000 with a full queue, and
 //! the densest one-second window the simulator saw.
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::{api_port, database_url, Layout, SUPERUSER};
 use testkit::{stack, template, Keys};
 use time::OffsetDateTime;
-use whatsapp_simulator::{Simulator, SimulatorConfig, StatusWebhooks};
+use whatsapp_simulator::{ConfigPatch, ReceivedMessage, SimulatorClient};
 
+use super::processes::{build_release, free_port, Process};
 use super::report::{percentile_ms, write_section};
 
 const DB: &str = "cc_bench_outbound";
@@ -22,26 +24,11 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 const TOKEN: &str = "bench-token";
 const CONTACTS: u32 = 25_000;
 
-struct Gateway(Child);
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
     stack::start_for_tests(&layout)?;
-    eprintln!("building the gateway (release)...");
-    stack::run(
-        Command::new("cargo").args(["build", "--release", "--quiet", "-p", "webhook-gateway"]),
-        "cargo build --release",
-    )?;
+    eprintln!("building webhook-gateway and whatsapp-simulator in release mode...");
+    let bins = build_release(&layout, &["webhook-gateway", "whatsapp-simulator"])?;
     let tpl = template::ensure(&layout)?;
     template::drop_test_databases(DB)?;
     template::clone_into(&tpl, DB)?;
@@ -76,69 +63,102 @@ pub fn run() -> Result<()> {
     stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
 
     let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(measure(&layout, pgrst_port));
+    let result = runtime.block_on(measure(&layout, &bins, pgrst_port));
     let _ = postgrest.kill();
     let _ = postgrest.wait();
     template::drop_test_databases(DB)?;
     result
 }
 
-fn start_gateway(
+async fn start_gateway(
     layout: &Layout,
+    bins: &Path,
     pgrst_port: u16,
     graph_url: &str,
     max_mps: u32,
-) -> Result<Gateway> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(layout.root().join("target/release/webhook-gateway"))
-        .env(
-            "SUPABASE_URL",
-            format!("http://127.0.0.1:{}/_test/{pgrst_port}", api_port()),
-        )
-        .env(
-            "SUPABASE_SERVICE_ROLE_KEY",
-            Keys::default().service_role_key(),
-        )
-        .env("WHATSAPP_APP_SECRET", "bench")
-        .env("WHATSAPP_VERIFY_TOKEN", "bench")
-        .env("WHATSAPP_ACCESS_TOKEN", TOKEN)
-        .env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
-        .env("WHATSAPP_GRAPH_URL", graph_url)
-        .env("WHATSAPP_MAX_MPS", max_mps.to_string())
-        .env("GATEWAY_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(std::fs::File::create(
-            layout
-                .logs()
-                .join(format!("bench-outbound-gateway-{max_mps}.log")),
-        )?)
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("failed to start the gateway")?;
+) -> Result<Process> {
+    let port = free_port()?;
+    let gateway = Process::spawn(
+        "webhook-gateway",
+        &bins.join("webhook-gateway"),
+        &[
+            (
+                "SUPABASE_URL",
+                format!("http://127.0.0.1:{}/_test/{pgrst_port}", api_port()),
+            ),
+            (
+                "SUPABASE_SERVICE_ROLE_KEY",
+                Keys::default().service_role_key(),
+            ),
+            ("WHATSAPP_APP_SECRET", "bench".into()),
+            ("WHATSAPP_VERIFY_TOKEN", "bench".into()),
+            ("WHATSAPP_ACCESS_TOKEN", TOKEN.into()),
+            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
+            ("WHATSAPP_GRAPH_URL", graph_url.into()),
+            ("WHATSAPP_MAX_MPS", max_mps.to_string()),
+            ("GATEWAY_ADDR", format!("127.0.0.1:{port}")),
+            (
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
+        ],
+        &layout
+            .logs()
+            .join(format!("bench-outbound-gateway-{max_mps}.log")),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while stack::http_status(&format!("http://127.0.0.1:{port}/readyz")) != Some(200) {
         if Instant::now() > deadline {
             bail!("the gateway did not become ready");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(Gateway(child))
+    Ok(gateway)
 }
 
-async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
+/// Waits until the simulator accepted `n` messages; returns them all.
+async fn wait_for_received(
+    sim: &SimulatorClient,
+    n: usize,
+    timeout: Duration,
+) -> Result<Vec<ReceivedMessage>> {
+    let deadline = Instant::now() + timeout;
+    while sim.stats().await?.accepted < n as u64 {
+        if Instant::now() > deadline {
+            bail!("the simulator did not receive {n} messages within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(sim.received().await?)
+}
+
+async fn measure(layout: &Layout, bins: &Path, pgrst_port: u16) -> Result<()> {
     let (db, connection) =
         tokio_postgres::connect(&database_url("postgres", DB), tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    let mut config = SimulatorConfig::for_tests(PHONE_NUMBER_ID, TOKEN, "bench");
-    config.max_mps = None;
-    config.enforce_window = false;
-    config.status_webhooks = StatusWebhooks::disabled();
-    let sim = Simulator::start(config).await?;
+    let sim_port = free_port()?;
+    let mut simulator = Process::spawn(
+        "whatsapp-simulator",
+        &bins.join("whatsapp-simulator"),
+        &[
+            ("SIM_ADDR", format!("127.0.0.1:{sim_port}")),
+            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
+            ("WHATSAPP_ACCESS_TOKEN", TOKEN.into()),
+            ("WHATSAPP_APP_SECRET", "bench".into()),
+            ("SIM_MAX_MPS", "0".into()),
+            ("SIM_STATUS_DELAYS_MS", "off".into()),
+        ],
+        &layout.logs().join("bench-outbound-simulator.log"),
+    )?;
+    let graph_url = format!("http://127.0.0.1:{sim_port}");
+    let sim = SimulatorClient::new(graph_url.clone());
+    sim.wait_until_ready(Duration::from_secs(20)).await?;
+    // The bench's customers wrote in the database only.
+    sim.patch_config(&ConfigPatch {
+        enforce_window: Some(false),
+        ..ConfigPatch::default()
+    })
+    .await?;
     let mut next_contact = 1u32;
     let insert = "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status)
                   select ('00000000-0000-4000-a000-' || lpad(g::text, 12, '0'))::uuid, 'agent', '00000000-0000-0000-0000-00000000a001',
@@ -146,7 +166,7 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
                     from generate_series($1::int, $2::int) g";
 
     // (1) Latency at 20 replies/s, with the limit at 80.
-    let gateway = start_gateway(layout, pgrst_port, &sim.graph_url(), 80)?;
+    let gateway = start_gateway(layout, bins, pgrst_port, &graph_url, 80).await?;
     let mut inserted_at = Vec::new();
     let started = Instant::now();
     for i in 0..400u32 {
@@ -156,8 +176,7 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
         inserted_at.push(OffsetDateTime::now_utc());
         next_contact += 1;
     }
-    sim.wait_for_received(400, Duration::from_secs(30)).await?;
-    let received = sim.received();
+    let received = wait_for_received(&sim, 400, Duration::from_secs(30)).await?;
     let mut latencies: Vec<Duration> = received
         .iter()
         .zip(inserted_at.iter())
@@ -170,7 +189,7 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
     );
     eprintln!("latency at 20 replies/s: p50 {l50:.1} ms, p99 {l99:.1} ms");
     drop(gateway);
-    sim.reset_received();
+    sim.reset_received().await?;
 
     // (2) Sustained rate with a full queue.
     let mut rows = Vec::new();
@@ -182,11 +201,14 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
         )
         .await?;
         next_contact += n as u32;
-        let gateway = start_gateway(layout, pgrst_port, &sim.graph_url(), limit)?;
-        sim.wait_for_received(n as usize, Duration::from_secs(u64::from(seconds) * 3 + 30))
-            .await?;
+        let gateway = start_gateway(layout, bins, pgrst_port, &graph_url, limit).await?;
+        let received = wait_for_received(
+            &sim,
+            n as usize,
+            Duration::from_secs(u64::from(seconds) * 3 + 30),
+        )
+        .await?;
         drop(gateway);
-        let received = sim.received();
         let first = received
             .first()
             .map(|r| r.received_at)
@@ -205,8 +227,9 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
             .collect();
         let span = (last - first - time::Duration::seconds(2)).as_seconds_f64();
         let rate = inner.len() as f64 / span;
-        let max_window = sim.max_in_any_one_second_window();
-        let per_second: Vec<u32> = sim.stats().per_second.iter().map(|s| s.accepted).collect();
+        let stats = sim.stats().await?;
+        let max_window = stats.max_in_any_1s_window;
+        let per_second: Vec<u32> = stats.per_second.iter().map(|s| s.accepted).collect();
         eprintln!("accepted per second at {limit}/s: {per_second:?}");
         let duplicates = received.len()
             - received
@@ -219,9 +242,9 @@ async fn measure(layout: &Layout, pgrst_port: u16) -> Result<()> {
             "| {limit} | {n} | {rate:.1} | {:.1}% | {max_window} | {duplicates} |",
             100.0 * rate / f64::from(limit)
         ));
-        sim.reset_received();
+        sim.reset_received().await?;
     }
-    sim.stop().await;
+    simulator.terminate()?;
 
     let body = format!(
         "### Latency from the agent's insert to WhatsApp (the simulator), 20 replies/s, limit 80/s\n\n\

@@ -95,11 +95,12 @@ create trigger on_agent_message_inserted
 -- Rate limit ----------------------------------------------------------------------------------
 
 -- Takes up to p_wanted tokens from the number's bucket; returns how many were granted.
--- The bucket refills at 98.2% of the limit and holds 1% of a second's worth, at least
--- 1.5 tokens (a claim a little late then loses nothing at low limits) but never more than
--- the 1.8% that would let a one-second window of grants exceed the limit, and never less
--- than one token: from 150/s up a second of grants holds at most 99.2% of the limit,
--- which leaves room for the jitter between a grant and the request reaching WhatsApp.
+-- The bucket refills at 99% of the limit and holds 0.8% of a second's worth, at least
+-- 1.5 tokens (a claim a little late then loses nothing at low limits) but never so much
+-- that a one-second window of grants could exceed the limit (below 1.8% of it, and at
+-- least one token). So a second of grants holds at most the limit (at 1000/s: 998). Each
+-- sending process also spaces its requests 1/limit apart (graph_api::claim_loop), so
+-- claims answered together don't reach WhatsApp as a burst.
 create or replace function svc.take_send_tokens(
     p_phone_number_id text,
     p_wanted int,
@@ -111,8 +112,8 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_capacity double precision := greatest(1, least(p_max_mps * 0.018, greatest(1.5, p_max_mps * 0.01)));
-  v_refill double precision := p_max_mps * 0.982;
+  v_capacity double precision := greatest(1, least(p_max_mps * 0.018, greatest(1.5, p_max_mps * 0.008)));
+  v_refill double precision := p_max_mps * 0.99;
   v_tokens double precision;
   v_granted int;
 begin

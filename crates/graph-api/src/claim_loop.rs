@@ -3,14 +3,16 @@
 //! grants, send each item in a task of its own, and pace the next claim
 //! ([`Pacing`](crate::pacing::Pacing)). From 250/s, two loops run staggered by half a
 //! claim's worth of tokens, so the bucket is visited more often than it fills even when
-//! one claim's round trip is slow under load.
+//! one claim's round trip is slow under load. Requests leave at least
+//! `Pacing::send_spacing` (1/limit) apart: a slow claim answered together with the next
+//! one would otherwise send a second's worth of tokens as a burst.
 //!
 //! At stop, a loop claims nothing more and waits for its sends (each records its own
 //! outcome); what a queue does with claims it never sent is its own business.
 
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
@@ -48,12 +50,14 @@ pub async fn run<Q: SendQueue>(
     stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
+    let spacer = Arc::new(Spacer::new(pacing.send_spacing));
     let mut loops = JoinSet::new();
     for i in 0..pacing.loops {
         let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
         loops.spawn(claim_loop(
             Arc::clone(&queue),
             Arc::clone(&slots),
+            Arc::clone(&spacer),
             pacing,
             offset,
             stop.clone(),
@@ -66,6 +70,7 @@ pub async fn run<Q: SendQueue>(
 async fn claim_loop<Q: SendQueue>(
     queue: Arc<Q>,
     slots: Arc<Semaphore>,
+    spacer: Arc<Spacer>,
     pacing: Pacing,
     offset: Duration,
     mut stop: watch::Receiver<bool>,
@@ -96,8 +101,9 @@ async fn claim_loop<Q: SendQueue>(
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let queue = Arc::clone(&queue);
+                    let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
+                        spacer.wait_turn().await;
                         queue.send(item).await;
                         drop(permit);
                     });
@@ -119,6 +125,32 @@ async fn claim_loop<Q: SendQueue>(
         Q::ITEMS
     );
     while in_flight.join_next().await.is_some() {}
+}
+
+/// Hands out send times at least `spacing` apart, in the order asked.
+struct Spacer {
+    spacing: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Spacer {
+    fn new(spacing: Duration) -> Self {
+        Self {
+            spacing,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this request's turn.
+    async fn wait_turn(&self) {
+        let turn = {
+            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+            let turn = (*next).max(Instant::now());
+            *next = turn + self.spacing;
+            turn
+        };
+        tokio::time::sleep_until(turn.into()).await;
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +208,30 @@ mod tests {
             queue.claims.load(Ordering::SeqCst) >= 500 / 8,
             "never more than max_in_flight claimed at once"
         );
+    }
+
+    #[tokio::test]
+    async fn requests_leave_at_least_the_spacing_apart_even_when_asked_for_at_once() {
+        let spacer = Arc::new(Spacer::new(Duration::from_millis(10)));
+        let started = Instant::now();
+        let mut turns = JoinSet::new();
+        for _ in 0..5 {
+            let spacer = Arc::clone(&spacer);
+            turns.spawn(async move {
+                spacer.wait_turn().await;
+                Instant::now()
+            });
+        }
+        let mut times: Vec<Instant> = turns.join_all().await;
+        times.sort_unstable();
+        for pair in times.windows(2) {
+            // Timers wake on millisecond ticks: allow one tick early relative to each other.
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(9),
+                "{:?}",
+                pair[1] - pair[0]
+            );
+        }
+        assert!(started.elapsed() >= Duration::from_millis(40));
     }
 }

@@ -1,7 +1,7 @@
 //! How a sender paces its claims against the shared token bucket in the database
-//! (`svc.take_send_tokens`: refill 98.2% of the limit, capacity 1% of a second, between 1
-//! and 1.5 tokens at low limits). The
-//! bucket holds only ~15 ms of tokens, so a claim that comes later than that wastes
+//! (`svc.take_send_tokens`: refill 99% of the limit, capacity 0.8% of a second, between 1
+//! and 1.5 tokens at low limits), and spaces its requests. The
+//! bucket holds only a few ms of tokens (8 ms at 1000/s, 18 ms at 80/s), so a claim that comes later than that wastes
 //! some: claims follow a fixed grid of refill intervals after each grant; a claim that
 //! comes back empty just after a grant is retried within a millisecond (the next token is
 //! due); nothing to send waits `IDLE_POLL`.
@@ -13,11 +13,11 @@ pub const CLAIM_BATCH: usize = 100;
 /// Pause between claims when there is nothing to send.
 pub const IDLE_POLL: Duration = Duration::from_millis(40);
 
-/// The share of the limit the shared bucket refills at (`svc.take_send_tokens`: 98.2%) and
-/// the share of a second it holds (1%): no one-second window of grants holds more than
-/// 99.2% of the limit, leaving room for jitter between a grant and WhatsApp.
-const BUCKET_REFILL_SHARE: f64 = 0.982;
-const BUCKET_CAPACITY_SHARE: f64 = 0.01;
+/// The share of the limit the shared bucket refills at (`svc.take_send_tokens`: 99%) and
+/// the share of a second it holds (0.8%): no one-second window of grants holds more than
+/// 99.8% of the limit at high limits (and never more than the limit at low ones).
+const BUCKET_REFILL_SHARE: f64 = 0.99;
+const BUCKET_CAPACITY_SHARE: f64 = 0.008;
 /// From this limit on, two claim loops run, staggered, so that the bucket is visited more
 /// often than it fills (15 ms) even when a claim's round trip is that long under load.
 const TWO_LOOPS_FROM_MPS: u32 = 250;
@@ -37,6 +37,9 @@ pub struct Pacing {
     pub recent: Duration,
     /// Claim loops per process.
     pub loops: usize,
+    /// Least time between two requests of one process (1 / the limit): sends of claims
+    /// whose answers came back together then don't reach WhatsApp as a burst above it.
+    pub send_spacing: Duration,
 }
 
 impl Pacing {
@@ -52,6 +55,7 @@ impl Pacing {
                 .clamp(Duration::from_micros(250), Duration::from_millis(1)),
             recent: refill_interval * 2 + Duration::from_millis(50),
             loops: if max_mps >= TWO_LOOPS_FROM_MPS { 2 } else { 1 },
+            send_spacing: Duration::from_secs_f64(1.0 / mps),
         }
     }
 
@@ -85,7 +89,7 @@ mod tests {
     #[test]
     fn claims_ask_for_what_the_bucket_can_grant() {
         assert_eq!(Pacing::new(80).claim_size, 2);
-        assert_eq!(Pacing::new(1000).claim_size, 20);
+        assert_eq!(Pacing::new(1000).claim_size, 16);
         assert_eq!(Pacing::new(1).claim_size, 2);
         assert_eq!(Pacing::new(100_000).claim_size, CLAIM_BATCH);
         assert_eq!(Pacing::new(80).loops, 1);
@@ -96,13 +100,14 @@ mod tests {
     fn the_next_claim_leaves_as_many_refill_intervals_after_the_planned_one_as_it_used() {
         let p = Pacing::new(80);
         let ms = Duration::from_millis;
-        // 1 / (80 * 0.982) s = 12.73 ms.
-        assert_eq!(p.refill_interval.as_micros(), 12_729);
+        // 1 / (80 * 0.99) s = 12.63 ms.
+        assert_eq!(p.refill_interval.as_micros(), 12_626);
+        assert_eq!(p.send_spacing.as_micros(), 12_500);
         let t0 = Instant::now();
         // Planned at t0, answered 4 ms later (and the timer woke it 1 ms late): the next
-        // leaves on the grid, t0 + 12.73 ms, not 12.73 ms after it actually left.
+        // leaves on the grid, t0 + 12.63 ms, not 12.63 ms after it actually left.
         let next = p.next_claim(t0, t0 + ms(5), 1, None);
-        assert_eq!((next - t0).as_micros(), 12_729);
+        assert_eq!((next - t0).as_micros(), 12_626);
         // A claim slower than its tokens: at once.
         assert_eq!(p.next_claim(t0, t0 + ms(30), 2, None), t0 + ms(30));
         assert_eq!(
@@ -119,10 +124,10 @@ mod tests {
             t0 + ms(3) + IDLE_POLL
         );
         let fast = Pacing::new(1000);
-        assert_eq!(fast.retry_soon.as_micros(), 254);
+        assert_eq!(fast.retry_soon.as_micros(), 252);
         assert_eq!(
             (fast.next_claim(t0, t0 + ms(4), 5, None) - t0).as_micros(),
-            5_091
+            5_050
         );
     }
 }

@@ -29,12 +29,111 @@ create table svc.broadcast_queue (
     lease_expires_at timestamptz,
     last_error text,
     primary key (broadcast_id, contact_id),
-    foreign key (broadcast_id, contact_id) references public.broadcast_recipients (broadcast_id, contact_id) on delete cascade,
+    -- Each row belongs to a recipient: see "The queue's recipients" below.
     constraint broadcast_queue_lease_complete check ((lease_owner is null) = (lease_expires_at is null))
 );
 comment on table svc.broadcast_queue is 'Recipients still to send (one row per pending recipient of a sending broadcast).';
 create index broadcast_queue_due on svc.broadcast_queue (seq) where lease_owner is null;
 create index broadcast_queue_lease on svc.broadcast_queue (lease_expires_at) where lease_owner is not null;
+
+-- The queue's recipients ----------------------------------------------------------------
+-- What a foreign key (broadcast_id, contact_id) -> broadcast_recipients ON DELETE CASCADE
+-- would guarantee, checked once per statement: a foreign key runs one query per queued
+-- row, 0.6-1 s of the 3-5 s it took to start a 100,000-contact broadcast. As a foreign
+-- key check does, the referenced recipients are locked FOR KEY SHARE: a concurrent delete
+-- waits for the queueing transaction (and its cascade then sees the new rows), or, if it
+-- came first, makes the check fail. One difference: in REPEATABLE READ a foreign key's
+-- cascade raises a serialization error on rows queued concurrently, this one misses
+-- them; the worker and PostgREST use READ COMMITTED.
+
+-- A queue row needs its recipient (insert, or a change of its keys).
+create or replace function private.check_broadcast_queue_recipients()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_missing bigint;
+begin
+  if tg_level = 'ROW' then
+    perform from public.broadcast_recipients r
+     where r.broadcast_id = new.broadcast_id and r.contact_id = new.contact_id
+       for key share;
+    v_missing := case when found then 0 else 1 end;
+  else
+    -- EXECUTE: planned for this call's number of rows (one for a retry, or a whole
+    -- audience), where a cached plan would keep the first call's.
+    execute $q$
+      select (select count(*) from new_rows) - count(*)
+        from (select from public.broadcast_recipients r
+                join new_rows q on q.broadcast_id = r.broadcast_id and q.contact_id = r.contact_id
+                 for key share of r) locked
+    $q$ into v_missing;
+  end if;
+  if v_missing > 0 then
+    raise exception 'insert or update on table "broadcast_queue" violates its link to "broadcast_recipients"'
+      using errcode = 'foreign_key_violation',
+            detail = format('%s queued row(s) have no recipient (broadcast_id, contact_id).', v_missing);
+  end if;
+  return null;
+end;
+$$;
+revoke execute on function private.check_broadcast_queue_recipients() from public, anon, authenticated;
+create trigger broadcast_queue_recipients_inserted
+  after insert on svc.broadcast_queue
+  referencing new table as new_rows
+  for each statement execute function private.check_broadcast_queue_recipients();
+-- Per row, and only when a key changes: leases update the queue all the time.
+create trigger broadcast_queue_recipient_changed
+  after update of broadcast_id, contact_id on svc.broadcast_queue
+  for each row
+  when ((old.broadcast_id, old.contact_id) is distinct from (new.broadcast_id, new.contact_id))
+  execute function private.check_broadcast_queue_recipients();
+
+-- A deleted recipient leaves the queue; a queued one keeps its keys, and the recipients
+-- are truncated only together with the queue (as a foreign key would require).
+create or replace function private.cascade_broadcast_recipients_to_queue()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if tg_op = 'TRUNCATE' then
+    if exists (select from svc.broadcast_queue) then
+      raise exception 'cannot truncate "broadcast_recipients" while "svc.broadcast_queue" has rows'
+        using errcode = 'feature_not_supported', hint = 'Truncate svc.broadcast_queue in the same command.';
+    end if;
+  elsif tg_op = 'DELETE' then
+    -- EXECUTE: planned for this call's number of rows (see above).
+    execute $q$
+      delete from svc.broadcast_queue q
+       using old_rows o
+       where q.broadcast_id = o.broadcast_id and q.contact_id = o.contact_id
+    $q$;
+  elsif exists (select from svc.broadcast_queue q
+                 where q.broadcast_id = old.broadcast_id and q.contact_id = old.contact_id) then
+    raise exception 'update on table "broadcast_recipients" violates the link from "broadcast_queue"'
+      using errcode = 'foreign_key_violation',
+            detail = 'The recipient (broadcast_id, contact_id) is still queued.';
+  end if;
+  return null;
+end;
+$$;
+revoke execute on function private.cascade_broadcast_recipients_to_queue() from public, anon, authenticated;
+create trigger broadcast_recipients_deleted
+  after delete on public.broadcast_recipients
+  referencing old table as old_rows
+  for each statement execute function private.cascade_broadcast_recipients_to_queue();
+create trigger broadcast_recipients_truncated
+  after truncate on public.broadcast_recipients
+  for each statement execute function private.cascade_broadcast_recipients_to_queue();
+create trigger broadcast_recipients_keys_changed
+  after update of broadcast_id, contact_id on public.broadcast_recipients
+  for each row
+  when ((old.broadcast_id, old.contact_id) is distinct from (new.broadcast_id, new.contact_id))
+  execute function private.cascade_broadcast_recipients_to_queue();
 
 -- Starting --------------------------------------------------------------------------------
 
@@ -54,16 +153,31 @@ comment on function svc.analyze_broadcast_queue() is 'Refreshes the queue''s sta
 -- Moves due scheduled broadcasts to 'sending' (each exactly once, even with several
 -- workers), materializes their audience set-based, skips blocked and opted-out
 -- contacts (recorded as failed with the reason) and queues the rest.
+--
+-- Each recipient row is written once: a tag audience's skipped contacts are inserted
+-- already failed, rather than inserted pending and updated (a second pass over the
+-- audience). Rows already there (added by hand, or queued before the broadcast was set
+-- back to scheduled) are left out with EXCEPT rather than ON CONFLICT, whose speculative
+-- insertion costs 1.7 times a plain insert; EXCEPT reads them once, before inserting,
+-- whatever the (stale) statistics: a NOT EXISTS anti-join can become a nested loop over
+-- the table being filled. No concurrent insert can meet these: an admin adding a
+-- recipient waits for the broadcast row, locked here, in its foreign key check, and
+-- nothing queues a broadcast that is not 'sending' yet. About half of the remaining time
+-- is the recipients' two foreign keys (design document), checked row by row.
 create or replace function svc.start_due_broadcasts(p_now timestamptz default now())
 returns jsonb
 language plpgsql
 set search_path = ''
+-- EXCEPT hashes the audience and both inserts sort it: 100,000 contacts fit in memory.
+set work_mem = '32MB'
 as $$
 declare
   b record;
   v_started jsonb := '[]'::jsonb;
   v_queued int;
   v_skipped int;
+  v_tag_skipped int;
+  v_tags text[];
 begin
   for b in
     select * from public.broadcast_messages
@@ -79,14 +193,7 @@ begin
     end if;
     update public.broadcast_messages set status = 'sending', status_detail = null where id = b.id;
 
-    if b.audience ->> 'type' = 'tags' then
-      insert into public.broadcast_recipients (broadcast_id, contact_id)
-      select b.id, c.id
-        from public.contacts c
-       where c.tags && array(select jsonb_array_elements_text(coalesce(b.audience -> 'tags', '[]'::jsonb)))
-      on conflict do nothing;
-    end if;
-
+    -- Recipients added before the start (an explicit audience): skip the unsendable.
     update public.broadcast_recipients r
        set status = 'failed',
            error_message = case
@@ -98,11 +205,39 @@ begin
        and (c.status = 'blocked' or c.opted_out_at is not null or (c.wa_id is null and c.phone is null and c.wa_user_id is null));
     get diagnostics v_skipped = row_count;
 
+    if b.audience ->> 'type' = 'tags' then
+      v_tags := array(select jsonb_array_elements_text(coalesce(b.audience -> 'tags', '[]'::jsonb)));
+      -- The rest of the tag audience, each row written once with its final status (same
+      -- reasons as above), in contact order (index insertion in key order).
+      with audience as (
+        select c.id from public.contacts c where c.tags && v_tags
+        except
+        select r.contact_id from public.broadcast_recipients r where r.broadcast_id = b.id
+      ), added as (
+        insert into public.broadcast_recipients (broadcast_id, contact_id, status, error_message)
+        select b.id, c.id, case when s.reason is null then 'pending' else 'failed' end, s.reason
+          from audience a
+          join public.contacts c on c.id = a.id
+          cross join lateral (select case
+                   when c.status = 'blocked' then 'skipped: contact is blocked'
+                   when c.opted_out_at is not null then 'skipped: contact opted out'
+                   when c.wa_id is null and c.phone is null and c.wa_user_id is null
+                     then 'skipped: contact has no WhatsApp address'
+                 end as reason) s
+         order by c.id
+        returning status
+      )
+      select count(*) filter (where status = 'failed') into v_tag_skipped from added;
+      v_skipped := v_skipped + v_tag_skipped;
+    end if;
+
+    -- Every pending recipient not queued yet, in contact order (seq follows it).
     insert into svc.broadcast_queue (broadcast_id, contact_id)
-    select b.id, r.contact_id from public.broadcast_recipients r
-     where r.broadcast_id = b.id and r.status = 'pending'
-     order by r.contact_id
-    on conflict do nothing;
+    select b.id, p.contact_id
+      from (select r.contact_id from public.broadcast_recipients r where r.broadcast_id = b.id and r.status = 'pending'
+            except
+            select q.contact_id from svc.broadcast_queue q where q.broadcast_id = b.id) p
+     order by p.contact_id;
     get diagnostics v_queued = row_count;
 
     if v_queued >= 1000 then
@@ -139,9 +274,12 @@ begin
 end;
 $$;
 revoke execute on function private.requeue_broadcast_recipient() from public, anon, authenticated;
+-- WHEN: other status changes (every send and delivery status) skip the function call.
 create trigger on_broadcast_recipient_retried
   before update of status on public.broadcast_recipients
-  for each row execute function private.requeue_broadcast_recipient();
+  for each row
+  when (new.status = 'pending' and old.status = 'failed')
+  execute function private.requeue_broadcast_recipient();
 
 -- A cancelled broadcast leaves the queue (in-flight claims finish and are recorded).
 create or replace function private.dequeue_cancelled_broadcast()

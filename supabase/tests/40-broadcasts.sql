@@ -1,7 +1,7 @@
 -- Broadcasts: starting exactly once, audiences, skipping, claiming under the limits,
 -- at most once per recipient, completion and cancellation.
 begin;
-select plan(31);
+select plan(40);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-00000000ad01', 'admin@test.local', '{"role":"admin"}');
@@ -107,6 +107,45 @@ values ('00000000-0000-0000-0000-0000000000b3', 'No template', 'x', 'scheduled',
 select svc.start_due_broadcasts();
 select is((select status from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b3'), 'cancelled',
   'a broadcast without a template is not sent');
+
+-- Recipients added by hand: an explicit audience, and a tag audience on top of them ------------
+insert into public.broadcast_messages (id, name, content, status, scheduled_for, template_id, audience) values
+  ('00000000-0000-0000-0000-0000000000b4', 'Explicit', 'Hola', 'scheduled', now() - interval '1 minute',
+   '00000000-0000-0000-0000-0000000000e1', '{"type":"explicit"}'),
+  ('00000000-0000-0000-0000-0000000000b5', 'Tags plus', 'Hola', 'scheduled', now() - interval '1 minute',
+   '00000000-0000-0000-0000-0000000000e1', '{"type":"tags","tags":["mayorista"]}');
+insert into public.broadcast_recipients (broadcast_id, contact_id) values
+  ('00000000-0000-0000-0000-0000000000b4', '00000000-0000-0000-0000-0000000000c1'),
+  ('00000000-0000-0000-0000-0000000000b4', '00000000-0000-0000-0000-0000000000c3'),
+  ('00000000-0000-0000-0000-0000000000b5', '00000000-0000-0000-0000-0000000000c5'),
+  ('00000000-0000-0000-0000-0000000000b5', '00000000-0000-0000-0000-0000000000c1');
+select is((select jsonb_object_agg(right(e ->> 'id', 2), jsonb_build_array(e -> 'queued', e -> 'skipped'))
+             from jsonb_array_elements(svc.start_due_broadcasts()) e),
+  '{"b4": [1, 1], "b5": [2, 0]}'::jsonb,
+  'explicit recipients are queued or skipped; a tag audience adds to those already there without duplicates');
+select is((select error_message from public.broadcast_recipients
+            where broadcast_id = '00000000-0000-0000-0000-0000000000b4' and contact_id = '00000000-0000-0000-0000-0000000000c3'),
+  'skipped: contact is blocked', 'a blocked explicit recipient is recorded as skipped');
+select is((select array_agg(right(contact_id::text, 2) order by seq) from svc.broadcast_queue
+            where broadcast_id = '00000000-0000-0000-0000-0000000000b5'),
+  array['c1', 'c5'], 'recipients are queued in contact order');
+
+-- The queue's link to its recipients (per-statement triggers, in place of a foreign key) -------
+select throws_ok($$insert into svc.broadcast_queue (broadcast_id, contact_id)
+                   values ('00000000-0000-0000-0000-0000000000b4', '00000000-0000-0000-0000-0000000000c2')$$,
+  '23503', null, 'a queue row needs its recipient');
+select throws_ok($$update svc.broadcast_queue set contact_id = '00000000-0000-0000-0000-0000000000c2'
+                    where broadcast_id = '00000000-0000-0000-0000-0000000000b4'$$,
+  '23503', null, 'and keeps one when its keys change');
+select throws_ok($$update public.broadcast_recipients set contact_id = '00000000-0000-0000-0000-0000000000c2'
+                    where broadcast_id = '00000000-0000-0000-0000-0000000000b5' and contact_id = '00000000-0000-0000-0000-0000000000c1'$$,
+  '23503', null, 'a queued recipient keeps its keys');
+delete from public.broadcast_recipients
+ where broadcast_id = '00000000-0000-0000-0000-0000000000b5' and contact_id = '00000000-0000-0000-0000-0000000000c5';
+select is((select array_agg(right(contact_id::text, 2)) from svc.broadcast_queue where broadcast_id = '00000000-0000-0000-0000-0000000000b5'),
+  array['c1'], 'deleting a recipient takes it out of the queue');
+select throws_ok('truncate public.broadcast_recipients', '0A000', null, 'the recipients are not truncated without the queue');
+select lives_ok('truncate public.broadcast_recipients, svc.broadcast_queue', 'but with it');
 
 select * from finish();
 rollback;

@@ -1,7 +1,7 @@
 -- Broadcasts: starting exactly once, audiences, skipping, claiming under the limits,
 -- at most once per recipient, completion and cancellation.
 begin;
-select plan(40);
+select plan(46);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-00000000ad01', 'admin@test.local', '{"role":"admin"}');
@@ -86,6 +86,18 @@ select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 1)), 0,
 select alike((select status_detail from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'),
   'waiting: messaging limit of 1 %', 'and the broadcast says why');
 select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 2)), 1, 'a higher limit lets it go on');
+-- The estimate claims use: an exact count at most 5 s old, plus sends and leases since.
+select is(svc.broadcast_users_estimate('2030-01-01T00:00:00Z'), svc.broadcast_users_in_last_24h('2030-01-01T00:00:00Z'),
+  'a stale tally is replaced by an exact count');
+update public.broadcast_recipients set status = 'sent', sent_at = '2030-01-01T00:00:01Z' where contact_id = '00000000-0000-0000-0000-0000000000c2';
+select is(svc.broadcast_users_estimate('2030-01-01T00:00:02Z'), (select users from svc.broadcast_limit_tally) + 1 + (select count(*) from svc.broadcast_queue where lease_owner is not null),
+  'a send after the count is added to it without counting again');
+select cmp_ok(svc.broadcast_users_estimate('2030-01-01T00:00:02Z'), '>=', svc.broadcast_users_in_last_24h('2030-01-01T00:00:02Z'),
+  'the estimate is never below the exact count');
+select is((select counted_at from svc.broadcast_limit_tally), '2030-01-01T00:00:00Z'::timestamptz, 'within 5 seconds of the count nothing is counted again');
+select is(svc.broadcast_users_estimate('2030-01-01T00:00:07Z'), svc.broadcast_users_in_last_24h('2030-01-01T00:00:07Z'),
+  'after 5 seconds it counts again');
+select is((select counted_at from svc.broadcast_limit_tally), '2030-01-01T00:00:07Z'::timestamptz, 'and keeps the new count');
 
 -- Cancelling stops claiming ------------------------------------------------------------------
 select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w6', 0, 'later');

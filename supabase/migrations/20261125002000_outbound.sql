@@ -320,6 +320,9 @@ alter function svc.claim_outbound_messages(text, text, double precision, int, in
 -- queue's index in order and stopping at the limit.
 alter function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) set enable_bitmapscan = off;
 alter function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) set enable_sort = off;
+-- Disabled plans cost 10^10, above jit_above_cost: without this a plan left with a
+-- disabled node would be JIT-compiled (~100 ms) on every claim.
+alter function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) set jit = off;
 comment on function svc.claim_outbound_messages(text, text, double precision, int, int, timestamptz) is
   'Claims due replies in order per contact, within the shared rate limit, with a lease; fails closed-window free-form messages.';
 

@@ -493,6 +493,10 @@ end;
 $$;
 -- As for replies (migration 2000): statistics lag behind a freshly materialized audience.
 alter function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) set enable_seqscan = off;
+-- A seq scan disabled this way still costs 10^10, far above jit_above_cost: the status
+-- updates of broadcast_messages (no index on status) were JIT-compiled, 120 ms per claim
+-- while waiting on the messaging limit. Short OLTP queries never gain from JIT.
+alter function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) set jit = off;
 comment on function svc.claim_broadcast_recipients(text, text, double precision, int, int, int, timestamptz) is
   'Claims recipients of sending broadcasts, leased, within the shared rate limit and the messaging limit, after replies.';
 

@@ -131,7 +131,8 @@ comment on function private.search_contact_window(text) is
 -- and no sequential scans, hash or merge joins: for a query rare among the caller's
 -- messages but common among everyone's, the planner otherwise reads all messages to hash
 -- them against the caller's conversations (1 s at 1M messages) instead of reading the
--- caller's messages by conversation (tens of ms).
+-- caller's messages by conversation (tens of ms). And no JIT: plans with a disabled node
+-- look expensive enough to compile.
 create or replace function private.search_message_window(p_query text)
 returns table (id uuid, rank real)
 language plpgsql
@@ -144,6 +145,8 @@ set max_parallel_workers_per_gather = 0
 set enable_seqscan = off
 set enable_hashjoin = off
 set enable_mergejoin = off
+-- Disabled plan nodes cost 10^10, above jit_above_cost: no JIT compile per search.
+set jit = off
 as $$
 declare
   c_window constant int := 100;

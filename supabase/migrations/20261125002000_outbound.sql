@@ -99,7 +99,7 @@ create trigger on_agent_message_inserted
 -- 1.5 tokens (a claim a little late then loses nothing at low limits) but never so much
 -- that a one-second window of grants could exceed the limit (below 1.8% of it, and at
 -- least one token). So a second of grants holds at most the limit (at 1000/s: 998). Each
--- sending process also spaces its requests 1/limit apart (graph_api::claim_loop), so
+-- sending process also spaces its requests 1/(99.8% of the limit) apart (graph_api::claim_loop), so
 -- claims answered together don't reach WhatsApp as a burst.
 create or replace function svc.take_send_tokens(
     p_phone_number_id text,

@@ -4,7 +4,7 @@
 //! ([`Pacing`](crate::pacing::Pacing)). From 250/s, two loops run staggered by half a
 //! claim's worth of tokens, so the bucket is visited more often than it fills even when
 //! one claim's round trip is slow under load. Requests leave at least
-//! `Pacing::send_spacing` (1/limit) apart: a slow claim answered together with the next
+//! `Pacing::send_spacing` (1/99.8% of the limit) apart: a slow claim answered together with the next
 //! one would otherwise send a second's worth of tokens as a burst.
 //!
 //! At stop, a loop claims nothing more and waits for its sends (each records its own

@@ -177,7 +177,11 @@ impl Phase {
 
     fn server_ms_per_recipient(&self) -> f64 {
         // record_broadcast_sent/failed/retry run inside record_broadcast_outcomes.
-        let nested = ["record_broadcast_sent", "record_broadcast_failed", "record_broadcast_retry"];
+        let nested = [
+            "record_broadcast_sent",
+            "record_broadcast_failed",
+            "record_broadcast_retry",
+        ];
         let total: f64 = self
             .functions
             .iter()

@@ -26,7 +26,7 @@ use testkit::{stack, template, Keys};
 use tokio_postgres::{Client, NoTls};
 use whatsapp_simulator::{ReceivedMessage, SimulatorClient, Stats};
 
-use super::processes::{build_release, free_port, Process};
+use super::processes::{build_release, free_port, Process, SimulatorProcess};
 use super::report::write_section;
 
 const DB: &str = "cc_bench_broadcast";
@@ -205,23 +205,17 @@ async fn measure(layout: &Layout, bins: &Binaries, port: u16) -> Result<()> {
         .context("the bench project's API does not answer")?;
     let db = connect().await?;
 
-    let sim_port = free_port()?;
-    let mut simulator = Process::spawn(
-        "whatsapp-simulator",
+    let SimulatorProcess {
+        process: mut simulator,
+        client: sim,
+    } = SimulatorProcess::start(
         &bins.simulator,
-        &[
-            ("SIM_ADDR", format!("127.0.0.1:{sim_port}")),
-            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
-            ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN.into()),
-            ("WHATSAPP_APP_SECRET", APP_SECRET.into()),
-            ("SIM_MAX_MPS", "80".into()),
-            ("SIM_STATUS_DELAYS_MS", "off".into()),
-            ("SIM_WORKERS", "2".into()),
-        ],
+        (PHONE_NUMBER_ID, ACCESS_TOKEN, APP_SECRET),
+        80,
         &layout.logs().join("bench-broadcast-simulator.log"),
-    )?;
-    let sim = SimulatorClient::new(format!("http://127.0.0.1:{sim_port}"));
-    sim.wait_until_ready(Duration::from_secs(20)).await?;
+    )
+    .await?;
+    let graph_url = sim.base_url().to_owned();
 
     let worker_env = |max_mps: u32| -> Result<Vec<(&'static str, String)>> {
         Ok(vec![
@@ -229,7 +223,7 @@ async fn measure(layout: &Layout, bins: &Binaries, port: u16) -> Result<()> {
             ("SUPABASE_SERVICE_ROLE_KEY", service_role_key.clone()),
             ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN.into()),
             ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
-            ("WHATSAPP_GRAPH_URL", format!("http://127.0.0.1:{sim_port}")),
+            ("WHATSAPP_GRAPH_URL", graph_url.clone()),
             ("WHATSAPP_MAX_MPS", max_mps.to_string()),
             ("WORKER_ADDR", format!("127.0.0.1:{}", free_port()?)),
         ])

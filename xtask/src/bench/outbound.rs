@@ -16,7 +16,7 @@ use testkit::{stack, template, Keys};
 use time::OffsetDateTime;
 use whatsapp_simulator::{ConfigPatch, ReceivedMessage, SimulatorClient};
 
-use super::processes::{build_release, free_port, Process};
+use super::processes::{build_release, free_port, Process, SimulatorProcess};
 use super::report::{percentile_ms, write_section};
 
 const DB: &str = "cc_bench_outbound";
@@ -141,23 +141,17 @@ async fn measure(layout: &Layout, bins: &Path, pgrst_port: u16) -> Result<()> {
     let (db, connection) =
         tokio_postgres::connect(&database_url("postgres", DB), tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    let sim_port = free_port()?;
-    let mut simulator = Process::spawn(
-        "whatsapp-simulator",
+    let SimulatorProcess {
+        process: mut simulator,
+        client: sim,
+    } = SimulatorProcess::start(
         &bins.join("whatsapp-simulator"),
-        &[
-            ("SIM_ADDR", format!("127.0.0.1:{sim_port}")),
-            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
-            ("WHATSAPP_ACCESS_TOKEN", TOKEN.into()),
-            ("WHATSAPP_APP_SECRET", "bench".into()),
-            ("SIM_MAX_MPS", "0".into()),
-            ("SIM_STATUS_DELAYS_MS", "off".into()),
-        ],
+        (PHONE_NUMBER_ID, TOKEN, "bench"),
+        0,
         &layout.logs().join("bench-outbound-simulator.log"),
-    )?;
-    let graph_url = format!("http://127.0.0.1:{sim_port}");
-    let sim = SimulatorClient::new(graph_url.clone());
-    sim.wait_until_ready(Duration::from_secs(20)).await?;
+    )
+    .await?;
+    let graph_url = sim.base_url().to_owned();
     // The bench's customers wrote in the database only.
     sim.patch_config(&ConfigPatch {
         enforce_window: Some(false),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::Layout;
+use whatsapp_simulator::SimulatorClient;
 
 /// Builds the binaries of `packages` in release mode; returns the directory they are in.
 pub fn build_release(layout: &Layout, packages: &[&str]) -> Result<PathBuf> {
@@ -102,5 +103,40 @@ impl Drop for Process {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.terminate();
         }
+    }
+}
+
+/// The release simulator as a process: its Graph API and admin API at `client.base_url()`,
+/// status webhooks off (only sending is measured). `max_mps` 0 is unlimited.
+pub struct SimulatorProcess {
+    pub process: Process,
+    pub client: SimulatorClient,
+}
+
+impl SimulatorProcess {
+    pub async fn start(
+        bin: &Path,
+        (phone_number_id, access_token, app_secret): (&str, &str, &str),
+        max_mps: u32,
+        log: &Path,
+    ) -> Result<Self> {
+        let port = free_port()?;
+        let process = Process::spawn(
+            "whatsapp-simulator",
+            bin,
+            &[
+                ("SIM_ADDR", format!("127.0.0.1:{port}")),
+                ("WHATSAPP_PHONE_NUMBER_ID", phone_number_id.into()),
+                ("WHATSAPP_ACCESS_TOKEN", access_token.into()),
+                ("WHATSAPP_APP_SECRET", app_secret.into()),
+                ("SIM_MAX_MPS", max_mps.to_string()),
+                ("SIM_STATUS_DELAYS_MS", "off".into()),
+                ("SIM_WORKERS", "2".into()),
+            ],
+            log,
+        )?;
+        let client = SimulatorClient::new(format!("http://127.0.0.1:{port}"));
+        client.wait_until_ready(Duration::from_secs(20)).await?;
+        Ok(Self { process, client })
     }
 }

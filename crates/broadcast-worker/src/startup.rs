@@ -58,7 +58,7 @@ impl Application {
     /// Binds the HTTP listener and starts the scheduler and the sender (inside a tokio
     /// runtime).
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_owner(settings, sender::default_owner())
+        Self::build_with_owner(settings, graph_api::claim_loop::lease_owner("broadcast"))
     }
 
     /// [`Application::build`] with a chosen lease owner name.

@@ -23,6 +23,18 @@ use crate::pacing::Pacing;
 /// Pause after a failed claim (database unreachable).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
+/// A lease owner unique to this process, e.g. `gateway-web-1-4242-1a2b3c4d`: what it is,
+/// the host, the pid and a random part (a restarted process may get the same pid).
+pub fn lease_owner(what: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    format!(
+        "{what}-{}-{}-{}",
+        host.trim(),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
 /// A leased queue of things to send.
 pub trait SendQueue: Send + Sync + 'static {
     /// One claimed thing to send.

@@ -71,7 +71,7 @@ impl Application {
                 request_timeout: settings.outbound.request_timeout,
             })?;
             let sender_settings = SenderSettings {
-                owner: sender::default_owner(),
+                owner: graph_api::claim_loop::lease_owner("gateway"),
                 phone_number_id: settings.phone_number_id.clone(),
                 max_mps: settings.max_mps,
                 lease_seconds: settings.outbound.lease_seconds,

@@ -52,17 +52,6 @@ pub struct SenderSettings {
     pub probe_seconds: u32,
 }
 
-/// A lease owner unique to this process: host, pid and a random part.
-pub fn default_owner() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
-    format!(
-        "broadcast-{}-{}-{}",
-        host.trim(),
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
 /// What every send task shares.
 pub(crate) struct Shared {
     pub svc: SvcClient,

@@ -40,16 +40,6 @@ pub struct SenderSettings {
     pub probe_seconds: u32,
 }
 
-pub fn default_owner() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
-    format!(
-        "{}-{}-{}",
-        host.trim(),
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
 /// What every send shares; claims agents' replies (`svc.claim_outbound_messages`).
 struct Replies {
     svc: SvcClient,

@@ -1,6 +1,7 @@
 //! What the senders (the gateway's reply sender and the broadcast worker) do with an
-//! outcome once they have it: describe a Graph error for people and the database
-//! ([`error_data`]), and record it, retrying while the database is unreachable
+//! outcome once they have it: decide what comes next ([`next_step`]: the sending policy,
+//! the same for replies and broadcasts), describe a Graph error for people and the
+//! database ([`error_data`]), and record it, retrying while the database is unreachable
 //! ([`record`]), because an unrecorded outcome would otherwise become an "unknown
 //! outcome" when its lease expires.
 
@@ -8,10 +9,67 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use whatsapp::{ErrorClass, GraphError};
+use whatsapp::{ErrorClass, GraphError, RetryPolicy};
+
+use crate::SendOutcome;
 
 /// How many times [`record`] calls before giving up (about a minute and a half).
 const RECORD_ATTEMPTS: u32 = 30;
+
+/// What a sender does with a claimed item once it tried to send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep<'a> {
+    /// Meta accepted it: record the wamid (a probe send also resumes sending).
+    Sent { wamid: &'a str },
+    /// A retryable error (130429, 5xx, ...) or WhatsApp unreachable: back in the queue
+    /// after this delay (exponential, jittered, at least any Retry-After).
+    Retry(Duration),
+    /// Retryable, but the item has waited longer than the policy allows: it fails.
+    GiveUp,
+    /// Our token, permission or account was refused: pause all sending for the number
+    /// (a probe resumes it) and put the item back at once, unfailed.
+    Pause,
+    /// A permanent error: it fails; `opted_out` (131050) also marks the contact.
+    Fail { opted_out: bool },
+    /// The request left but no answer came: it fails as an unknown outcome and is never
+    /// sent again on its own (the API has no idempotency key).
+    Unknown,
+}
+
+/// The sending policy: what comes after `outcome` for an item on its `attempts`-th try,
+/// first tried `first_attempt_age` ago. `jitter` in [0, 1) spreads retries.
+pub fn next_step<'a>(
+    outcome: &'a SendOutcome,
+    attempts: u32,
+    first_attempt_age: Duration,
+    policy: &RetryPolicy,
+    jitter: f64,
+) -> NextStep<'a> {
+    let retry = |retry_after| {
+        policy
+            .next_retry(
+                attempts.saturating_sub(1),
+                retry_after,
+                jitter,
+                first_attempt_age,
+            )
+            .map_or(NextStep::GiveUp, NextStep::Retry)
+    };
+    match outcome {
+        SendOutcome::Accepted { wamid } => NextStep::Sent { wamid },
+        SendOutcome::Rejected {
+            class, retry_after, ..
+        } => match class {
+            ErrorClass::Retryable => retry(*retry_after),
+            ErrorClass::PauseSending => NextStep::Pause,
+            ErrorClass::OptedOut => NextStep::Fail { opted_out: true },
+            ErrorClass::WindowClosed | ErrorClass::Permanent => NextStep::Fail { opted_out: false },
+        },
+        // Nothing left this process: safe to try again.
+        SendOutcome::NotSent { .. } => retry(None),
+        SendOutcome::Unknown { .. } => NextStep::Unknown,
+    }
+}
 
 /// A rejected send as JSON for `error_data` (messages) and logs: Meta's code, title,
 /// details, subcode and trace id, the HTTP status, our class, and when.
@@ -114,6 +172,68 @@ mod tests {
         assert!(data["at"].as_i64().unwrap_or_default() > 1_700_000_000);
         let bare = error_data(503, ErrorClass::Retryable, None);
         assert!(bare["code"].is_null());
+    }
+
+    #[test]
+    fn the_sending_policy_by_outcome() {
+        fn next(outcome: &SendOutcome, age: Duration) -> NextStep<'_> {
+            next_step(outcome, 1, age, &RetryPolicy::default(), 0.5)
+        }
+        fn rejected(class: ErrorClass, retry_after: Option<Duration>) -> SendOutcome {
+            SendOutcome::Rejected {
+                http_status: 400,
+                class,
+                error: None,
+                retry_after,
+            }
+        }
+        let young = Duration::from_secs(1);
+        let too_old = RetryPolicy::default().max_age;
+        let accepted = SendOutcome::Accepted {
+            wamid: "wamid.1".into(),
+        };
+        let not_sent = SendOutcome::NotSent {
+            reason: "connection refused".into(),
+        };
+        assert_eq!(next(&accepted, young), NextStep::Sent { wamid: "wamid.1" });
+        assert!(matches!(
+            next(&rejected(ErrorClass::Retryable, None), young),
+            NextStep::Retry(_)
+        ));
+        assert_eq!(
+            next(
+                &rejected(ErrorClass::Retryable, Some(Duration::from_secs(7))),
+                young
+            ),
+            NextStep::Retry(Duration::from_secs(7)),
+            "Retry-After is a floor (the first computed delay is at most 2 s)"
+        );
+        assert!(matches!(next(&not_sent, young), NextStep::Retry(_)));
+        assert_eq!(
+            next(&rejected(ErrorClass::Retryable, None), too_old),
+            NextStep::GiveUp
+        );
+        assert_eq!(next(&not_sent, too_old), NextStep::GiveUp);
+        assert_eq!(
+            next(&rejected(ErrorClass::PauseSending, None), young),
+            NextStep::Pause
+        );
+        assert_eq!(
+            next(&rejected(ErrorClass::OptedOut, None), young),
+            NextStep::Fail { opted_out: true }
+        );
+        assert_eq!(
+            next(&rejected(ErrorClass::Permanent, None), young),
+            NextStep::Fail { opted_out: false }
+        );
+        assert_eq!(
+            next(&rejected(ErrorClass::WindowClosed, None), young),
+            NextStep::Fail { opted_out: false }
+        );
+        let unknown = SendOutcome::Unknown {
+            reason: "timed out".into(),
+        };
+        assert_eq!(next(&unknown, young), NextStep::Unknown);
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! One send: request, outcome, record. Mirrors the gateway's reply sender; what differs
-//! is the record (a recipient's `error_message` rather than a message's `error_data`).
+//! One send: request, outcome, record. What comes after an outcome is the sending policy
+//! both senders share (`graph_api::outcome::next_step`); what differs from the gateway's
+//! reply sender is the record (a recipient's `error_message` rather than a message's
+//! `error_data`):
 //!
 //! | outcome | record |
 //! |---|---|
@@ -14,12 +16,12 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use graph_api::outcome::{error_data, record, Recorded};
+use graph_api::outcome::{error_data, next_step, record, NextStep, Recorded};
 use graph_api::SendOutcome;
 use serde_json::json;
 use svc_client::SvcError;
 use time::OffsetDateTime;
-use whatsapp::{mask_phone, ErrorClass, GraphError};
+use whatsapp::{mask_phone, GraphError};
 
 use super::recipient::ClaimedRecipient;
 use super::Shared;
@@ -51,10 +53,36 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
     let outcome = shared.graph.send(&request).await;
     metrics::histogram!("broadcast_send_latency_seconds").record(started.elapsed().as_secs_f64());
 
-    match outcome {
-        SendOutcome::Accepted { wamid } => {
+    let step = next_step(
+        &outcome,
+        recipient.attempts,
+        age_of(recipient.first_attempt_at),
+        &settings.retry,
+        rand::random::<f64>(),
+    );
+    let class = class_label(&outcome);
+    let message = describe(&outcome);
+    let record_failed = |message: String, opted_out: bool| async move {
+        shared
+            .record("failed", || {
+                shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": opted_out }))
+            })
+            .await;
+    };
+    let record_retry = |delay: Duration| {
+        let message = &message;
+        async move {
+            shared
+                .record("retry", || {
+                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": delay.as_secs_f64(), "error_message": message }))
+                })
+                .await;
+        }
+    };
+    match step {
+        NextStep::Sent { wamid } => {
             tracing::debug!(broadcast_id = %b, contact_id = %c, %to, %wamid, attempts = recipient.attempts, "template sent");
-            count("sent", "accepted");
+            count("sent", class);
             shared
                 .record("sent", || {
                     shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "sent", "wamid": wamid }))
@@ -66,124 +94,81 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
                 }
             }
         }
-        SendOutcome::Rejected {
-            http_status,
-            class,
-            error,
-            retry_after,
-        } => {
-            let error = error.as_deref();
-            let code = error.and_then(|e| e.code);
-            let message = error_message(http_status, error);
-            match class {
-                ErrorClass::Retryable => {
-                    retry_or_give_up(shared, &recipient, retry_after, &message, class.as_str())
-                        .await;
-                }
-                ErrorClass::PauseSending => {
-                    tracing::error!(broadcast_id = %b, ?code, reason = ?error.and_then(|e| e.message.clone()),
-                        "the Graph API refused our token, permission or account: pausing all sending; recipients stay queued");
-                    count("paused", class.as_str());
-                    let reason = error_data(http_status, class, error);
-                    if let Err(e) = svc
-                        .pause_sending(&settings.phone_number_id, &reason, settings.probe_seconds)
-                        .await
-                    {
-                        tracing::error!(error = %e, "could not record the pause");
-                    }
-                    shared
-                        .record("retry", || {
-                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": 0.0, "error_message": message }))
-                        })
-                        .await;
-                }
-                ErrorClass::OptedOut => {
-                    tracing::info!(broadcast_id = %b, contact_id = %c, %to, "recipient opted out of marketing (131050)");
-                    count("failed", class.as_str());
-                    shared
-                        .record("failed", || {
-                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": true }))
-                        })
-                        .await;
-                }
-                ErrorClass::WindowClosed | ErrorClass::Permanent => {
-                    tracing::info!(broadcast_id = %b, contact_id = %c, %to, ?code, "permanent error; recipient failed");
-                    count("failed", class.as_str());
-                    shared
-                        .record("failed", || {
-                            shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
-                        })
-                        .await;
-                }
-            }
-        }
-        SendOutcome::NotSent { reason } => {
-            // Nothing left this process: safe to try again.
-            tracing::warn!(broadcast_id = %b, %reason, "Graph API unreachable; will retry");
-            let message = truncate(format!(
-                "not_sent: WhatsApp could not be reached ({reason})"
-            ));
-            retry_or_give_up(shared, &recipient, None, &message, "not_sent").await;
-        }
-        SendOutcome::Unknown { reason } => {
-            tracing::error!(broadcast_id = %b, contact_id = %c, %to, %reason,
-                "send outcome unknown; not retried to avoid a duplicate");
-            count("failed", "unknown_outcome");
-            let message = truncate(format!(
-                "unknown_outcome: WhatsApp did not confirm this message ({reason}); it may or may not \
-                 have been delivered. Set it back to pending to send again."
-            ));
-            shared
-                .record("failed", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
-                })
-                .await;
-        }
-    }
-}
-
-/// A retryable failure: back in the queue after the policy's delay, or failed when the
-/// recipient's first attempt is too old.
-async fn retry_or_give_up(
-    shared: &Shared,
-    recipient: &ClaimedRecipient,
-    retry_after: Option<Duration>,
-    message: &str,
-    class: &str,
-) {
-    let settings = &shared.settings;
-    let (b, c) = (recipient.broadcast_id, recipient.contact_id);
-    let age = age_of(recipient.first_attempt_at);
-    match settings.retry.next_retry(
-        recipient.attempts.saturating_sub(1),
-        retry_after,
-        rand::random::<f64>(),
-        age,
-    ) {
-        Some(delay) => {
+        NextStep::Retry(delay) => {
             tracing::debug!(broadcast_id = %b, contact_id = %c, attempt = recipient.attempts,
-                delay_ms = delay.as_millis() as u64, %message, "retryable error; will retry");
+                delay_ms = delay.as_millis() as u64, %message, "not sent yet; will retry");
             count("retried", class);
-            shared
-                .record("retry", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": delay.as_secs_f64(), "error_message": message }))
-                })
-                .await;
+            record_retry(delay).await;
         }
-        None => {
-            tracing::warn!(broadcast_id = %b, contact_id = %c, attempts = recipient.attempts,
-                "retryable error but the recipient waited too long; giving up");
+        NextStep::GiveUp => {
+            tracing::warn!(broadcast_id = %b, contact_id = %c, attempts = recipient.attempts, %message,
+                "not sent, and the recipient waited too long to retry; giving up");
             count("failed", "gave_up");
             let gave_up = truncate(format!(
                 "{message} (gave up after {} attempts)",
                 recipient.attempts
             ));
-            shared
-                .record("failed", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": gave_up, "opted_out": false }))
-                })
-                .await;
+            record_failed(gave_up, false).await;
         }
+        NextStep::Pause => {
+            tracing::error!(broadcast_id = %b, %message,
+                "the Graph API refused our token, permission or account: pausing all sending; recipients stay queued");
+            count("paused", class);
+            if let SendOutcome::Rejected {
+                http_status,
+                class,
+                error,
+                ..
+            } = &outcome
+            {
+                let reason = error_data(*http_status, *class, error.as_deref());
+                if let Err(e) = svc
+                    .pause_sending(&settings.phone_number_id, &reason, settings.probe_seconds)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not record the pause");
+                }
+            }
+            record_retry(Duration::ZERO).await;
+        }
+        NextStep::Fail { opted_out } => {
+            tracing::info!(broadcast_id = %b, contact_id = %c, %to, %message, opted_out, "permanent error; recipient failed");
+            count("failed", class);
+            record_failed(message.clone(), opted_out).await;
+        }
+        NextStep::Unknown => {
+            tracing::error!(broadcast_id = %b, contact_id = %c, %to, %message,
+                "send outcome unknown; not retried to avoid a duplicate");
+            count("failed", class);
+            record_failed(message.clone(), false).await;
+        }
+    }
+}
+
+/// The recipient's `error_message` for an outcome that is not a success.
+fn describe(outcome: &SendOutcome) -> String {
+    match outcome {
+        SendOutcome::Accepted { .. } => String::new(),
+        SendOutcome::Rejected {
+            http_status, error, ..
+        } => error_message(*http_status, error.as_deref()),
+        SendOutcome::NotSent { reason } => truncate(format!(
+            "not_sent: WhatsApp could not be reached ({reason})"
+        )),
+        SendOutcome::Unknown { reason } => truncate(format!(
+            "unknown_outcome: WhatsApp did not confirm this message ({reason}); it may or may not \
+             have been delivered. Set it back to pending to send again."
+        )),
+    }
+}
+
+/// The `class` label of `broadcast_sends_total`.
+fn class_label(outcome: &SendOutcome) -> &'static str {
+    match outcome {
+        SendOutcome::Accepted { .. } => "accepted",
+        SendOutcome::Rejected { class, .. } => class.as_str(),
+        SendOutcome::NotSent { .. } => "not_sent",
+        SendOutcome::Unknown { .. } => "unknown_outcome",
     }
 }
 

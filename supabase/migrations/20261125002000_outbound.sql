@@ -116,21 +116,27 @@ declare
   v_refill double precision := p_max_mps * 0.99;
   v_tokens double precision;
   v_granted int;
+  v_entered timestamptz := clock_timestamp();
+  v_now timestamptz;
 begin
-  if p_max_mps <= 0 then
-    raise exception 'max messages per second must be positive' using errcode = '22023';
+  if p_max_mps < 1 or p_max_mps <> floor(p_max_mps) then
+    raise exception 'max messages per second must be a whole number of at least 1' using errcode = '22023';
   end if;
   if p_wanted <= 0 then
     return 0;
   end if;
+  -- The grant's time is when the bucket is ours: a claim that waited for the lock must not
+  -- grant on the clock of before the wait, behind the grant it waited for.
+  perform from svc.send_rate_buckets where phone_number_id = p_phone_number_id for update;
+  v_now := p_now + (clock_timestamp() - v_entered);
   insert into svc.send_rate_buckets as b (phone_number_id, tokens, capacity, refill_per_second, refilled_at)
-  values (p_phone_number_id, v_capacity, v_capacity, v_refill, p_now)
+  values (p_phone_number_id, v_capacity, v_capacity, v_refill, v_now)
   on conflict (phone_number_id) do update
      set tokens = least(excluded.capacity,
-                        b.tokens + greatest(0, extract(epoch from (p_now - b.refilled_at))) * excluded.refill_per_second),
+                        b.tokens + greatest(0, extract(epoch from (v_now - b.refilled_at))) * excluded.refill_per_second),
          capacity = excluded.capacity,
          refill_per_second = excluded.refill_per_second,
-         refilled_at = greatest(b.refilled_at, p_now)
+         refilled_at = greatest(b.refilled_at, v_now)
   returning tokens into v_tokens;
   v_granted := least(p_wanted, floor(v_tokens)::int);
   if v_granted > 0 then
@@ -275,7 +281,8 @@ begin
   end if;
 
   -- 5. Tokens for as many as we send now; the rest stay queued.
-  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_candidates), p_max_mps, p_now);
+  -- Tokens on the clock of now, not of when the claim began (see svc.take_send_tokens).
+  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_candidates), p_max_mps, greatest(p_now, clock_timestamp()));
   if v_granted = 0 then
     return '[]'::jsonb;
   end if;

@@ -170,8 +170,9 @@ comment on function svc.analyze_broadcast_queue() is 'Refreshes the queue''s sta
 -- audience). Rows already there (added by hand, or queued before the broadcast was set
 -- back to scheduled) are left out with NOT IN over a hashed subquery rather than ON
 -- CONFLICT, whose speculative insertion costs 1.7 times a plain insert: the hash is built
--- once, whatever the (stale) statistics, where a NOT EXISTS anti-join can become a nested
--- loop over the table being filled. No concurrent insert can meet these: an admin adding
+-- once (as long as the rows already there are estimated to fit in work_mem, about a
+-- million; a fresh audience has none), where a NOT EXISTS anti-join planned on stale
+-- statistics can become a nested loop over the table being filled. No concurrent insert can meet these: an admin adding
 -- a recipient waits for the broadcast row, locked here, in its foreign key check, and
 -- nothing queues a broadcast that is not 'sending' yet. About half of the remaining time
 -- is the recipients' two foreign keys (design document), checked row by row.
@@ -328,15 +329,21 @@ comment on function svc.broadcast_users_in_last_24h(timestamptz) is 'Unique user
 
 -- Counting them takes ~100 ms at 100,000 users: too slow for every claim. Claims under a
 -- messaging limit use an estimate instead, never below the exact count: the last exact
--- count (at most 5 seconds old), plus everyone sent to since (some were counted already),
--- plus everyone leased now. A send recorded after the count was leased when it was taken,
--- so nothing falls between the two.
+-- count (at most 5 seconds old) plus every recipient leased since. Everyone messaged
+-- after the count was leased after it (and every claim under the limit adds its leases
+-- to the tally), or was already leased or sent when it was counted. (Counting sends since by sent_at would
+-- miss some: a status webhook may set sent_at from Meta's clock before the worker
+-- records the send.) Claims under a limit run one at a time (an advisory lock), so the
+-- tally needs no more. Retried and returning users are counted again until the next
+-- recount: over, never under. Every worker of a number must run with the same limit.
 create table svc.broadcast_limit_tally (
     singleton boolean primary key default true check (singleton),
     counted_at timestamptz not null,
-    users bigint not null
+    users bigint not null,
+    claimed_since bigint not null default 0
 );
-comment on table svc.broadcast_limit_tally is 'The last exact count of unique users messaged by broadcasts in 24 hours.';
+comment on table svc.broadcast_limit_tally is
+  'The last exact count of unique users messaged by broadcasts in 24 hours, and the recipients leased since.';
 
 create or replace function svc.broadcast_users_estimate(p_now timestamptz)
 returns bigint
@@ -347,19 +354,18 @@ declare
   v_tally svc.broadcast_limit_tally%rowtype;
 begin
   select * into v_tally from svc.broadcast_limit_tally;
-  if not found or v_tally.counted_at < p_now - interval '5 seconds' or v_tally.counted_at > p_now then
-    v_tally.users := svc.broadcast_users_in_last_24h(p_now);
-    insert into svc.broadcast_limit_tally (counted_at, users) values (p_now, v_tally.users)
-    on conflict (singleton) do update set counted_at = excluded.counted_at, users = excluded.users;
-    return v_tally.users;
+  if found and v_tally.counted_at between p_now - interval '5 seconds' and p_now then
+    return v_tally.users + v_tally.claimed_since;
   end if;
-  return v_tally.users
-       + (select count(*) from public.broadcast_recipients r where r.sent_at > v_tally.counted_at)
-       + (select count(*) from svc.broadcast_queue q where q.lease_owner is not null);
+  v_tally.users := svc.broadcast_users_in_last_24h(p_now);
+  insert into svc.broadcast_limit_tally (counted_at, users, claimed_since) values (p_now, v_tally.users, 0)
+  on conflict (singleton) do update
+     set counted_at = excluded.counted_at, users = excluded.users, claimed_since = 0;
+  return v_tally.users;
 end;
 $$;
 comment on function svc.broadcast_users_estimate(timestamptz) is
-  'At least the unique users messaged by broadcasts in 24 hours, cheaply (an exact count at most 5 s old plus what was sent or leased since).';
+  'At least the unique users messaged by broadcasts in 24 hours, cheaply (an exact count at most 5 s old plus what was leased since).';
 
 -- Claims up to p_limit recipients of sending broadcasts, leased, within the shared rate
 -- limit and the messaging limit (null = unlimited); nothing while a reply is waiting.
@@ -453,9 +459,16 @@ begin
     return '[]'::jsonb;
   end if;
 
-  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_broadcasts), p_max_mps, p_now);
+  -- Tokens on the clock of now, not of when the claim began (see svc.take_send_tokens).
+  v_granted := svc.take_send_tokens(p_phone_number_id, cardinality(v_broadcasts), p_max_mps, greatest(p_now, clock_timestamp()));
   if v_granted = 0 then
     return '[]'::jsonb;
+  end if;
+  -- The messaging limit's estimate counts every lease (see svc.broadcast_limit_tally).
+  -- Claims under a limit hold the advisory lock; unlimited ones leave the tally alone
+  -- (every worker of a number runs with the same limit).
+  if p_messaging_limit is not null then
+    update svc.broadcast_limit_tally set claimed_since = claimed_since + v_granted;
   end if;
 
   with chosen as (

@@ -1,7 +1,7 @@
 -- Outbound replies: queueing, metrics, claiming in order, the 24-hour window, leases,
 -- the shared rate limit, pauses and outcomes.
 begin;
-select plan(50);
+select plan(51);
 
 -- Fixtures: an agent, two contacts with an open conversation each.
 insert into auth.users (id, email, raw_app_meta_data) values
@@ -135,7 +135,9 @@ select ok((select sum(svc.take_send_tokens('PN8', 1000, 150, '2026-01-01T00:00:0
 select ok((select sum(svc.take_send_tokens('PN6', 100000, 1000, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 ms'))
              from generate_series(0, 1000) g) between 997 and 998,
   'and a 1000/s bucket polled every millisecond grants 99.8% of its limit in a second (the burst and the 99% refill)');
-select throws_ok($$ select svc.take_send_tokens('PN3', 1, 0) $$, '22023', 'max messages per second must be positive', 'a zero limit is refused');
+select throws_ok($$ select svc.take_send_tokens('PN3', 1, 0) $$, '22023', 'max messages per second must be a whole number of at least 1', 'a zero limit is refused');
+select throws_ok($$ select svc.take_send_tokens('PN3', 1, 1.5) $$, '22023', 'max messages per second must be a whole number of at least 1',
+  'so is a fractional one (1.5/s would allow 2 grants in a second)');
 
 -- Pauses -----------------------------------------------------------------------------------------------
 select pg_temp.reply('00000000-0000-0000-0000-000000000103', '00000000-0000-0000-0000-0000000000d1', 'paused 1', 'text', now() + interval '2 seconds');

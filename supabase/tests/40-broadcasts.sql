@@ -1,7 +1,7 @@
 -- Broadcasts: starting exactly once, audiences, skipping, claiming under the limits,
 -- at most once per recipient, completion and cancellation.
 begin;
-select plan(46);
+select plan(48);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-00000000ad01', 'admin@test.local', '{"role":"admin"}');
@@ -86,21 +86,24 @@ select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 1)), 0,
 select alike((select status_detail from public.broadcast_messages where id = '00000000-0000-0000-0000-0000000000b1'),
   'waiting: messaging limit of 1 %', 'and the broadcast says why');
 select is(jsonb_array_length(pg_temp.claim('w6', 100, clock_timestamp(), 2)), 1, 'a higher limit lets it go on');
--- The estimate claims use: an exact count at most 5 s old, plus sends and leases since.
-select is(svc.broadcast_users_estimate('2030-01-01T00:00:00Z'), svc.broadcast_users_in_last_24h('2030-01-01T00:00:00Z'),
+-- The estimate claims use: an exact count at most 5 s old, plus every lease since.
+select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w6', 0, 'later');
+update svc.broadcast_limit_tally set counted_at = counted_at - interval '1 hour';
+select is(svc.broadcast_users_estimate(clock_timestamp()), svc.broadcast_users_in_last_24h(clock_timestamp()),
   'a stale tally is replaced by an exact count');
-update public.broadcast_recipients set status = 'sent', sent_at = '2030-01-01T00:00:01Z' where contact_id = '00000000-0000-0000-0000-0000000000c2';
-select is(svc.broadcast_users_estimate('2030-01-01T00:00:02Z'), (select users from svc.broadcast_limit_tally) + 1 + (select count(*) from svc.broadcast_queue where lease_owner is not null),
-  'a send after the count is added to it without counting again');
-select cmp_ok(svc.broadcast_users_estimate('2030-01-01T00:00:02Z'), '>=', svc.broadcast_users_in_last_24h('2030-01-01T00:00:02Z'),
+select is((select claimed_since from svc.broadcast_limit_tally), 0::bigint, 'which starts with nothing leased since');
+select is(jsonb_array_length(pg_temp.claim('w7', 100, clock_timestamp(), 1000)), 1, 'a claim under the limit');
+select is((select claimed_since from svc.broadcast_limit_tally), 1::bigint, 'adds what it leased to the tally');
+select is(svc.broadcast_users_estimate(clock_timestamp()), (select users + 1 from svc.broadcast_limit_tally),
+  'within 5 seconds the estimate is the count plus the leases since, without counting again');
+select cmp_ok(svc.broadcast_users_estimate(clock_timestamp()), '>=', svc.broadcast_users_in_last_24h(clock_timestamp()),
   'the estimate is never below the exact count');
-select is((select counted_at from svc.broadcast_limit_tally), '2030-01-01T00:00:00Z'::timestamptz, 'within 5 seconds of the count nothing is counted again');
-select is(svc.broadcast_users_estimate('2030-01-01T00:00:07Z'), svc.broadcast_users_in_last_24h('2030-01-01T00:00:07Z'),
+select is(svc.broadcast_users_estimate(clock_timestamp() + interval '6 seconds'), svc.broadcast_users_in_last_24h(clock_timestamp() + interval '6 seconds'),
   'after 5 seconds it counts again');
-select is((select counted_at from svc.broadcast_limit_tally), '2030-01-01T00:00:07Z'::timestamptz, 'and keeps the new count');
+select is((select claimed_since from svc.broadcast_limit_tally), 0::bigint, 'and starts the leases over');
+select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w7', 0, 'later');
 
 -- Cancelling stops claiming ------------------------------------------------------------------
-select svc.record_broadcast_retry('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000c2', 'w6', 0, 'later');
 update public.broadcast_messages set status = 'cancelled' where id = '00000000-0000-0000-0000-0000000000b1';
 select is((select count(*)::int from svc.broadcast_queue where lease_owner is null), 0, 'cancelling takes the waiting recipients out of the queue');
 select is(jsonb_array_length(pg_temp.claim('w5')), 0, 'a cancelled broadcast is not claimed');

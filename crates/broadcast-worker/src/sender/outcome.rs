@@ -95,8 +95,12 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             }
         }
         NextStep::Retry(delay) => {
-            tracing::debug!(broadcast_id = %b, contact_id = %c, attempt = recipient.attempts,
-                delay_ms = delay.as_millis() as u64, %message, "not sent yet; will retry");
+            if matches!(outcome, SendOutcome::NotSent { .. }) {
+                tracing::warn!(broadcast_id = %b, %message, "Graph API unreachable; will retry");
+            } else {
+                tracing::debug!(broadcast_id = %b, contact_id = %c, attempt = recipient.attempts,
+                    delay_ms = delay.as_millis() as u64, %message, "retryable error; will retry");
+            }
             count("retried", class);
             record_retry(delay).await;
         }

@@ -60,8 +60,13 @@ pub async fn send_one(
             }
         }
         NextStep::Retry(delay) => {
-            tracing::info!(message_id = %id, %to, %code, attempt = job.attempts,
-                delay_ms = delay.as_millis() as u64, "not sent yet; will retry");
+            if matches!(outcome, SendOutcome::NotSent { .. }) {
+                tracing::warn!(message_id = %id, reason = %error_data["details"], attempt = job.attempts,
+                    delay_ms = delay.as_millis() as u64, "Graph API unreachable; will retry");
+            } else {
+                tracing::info!(message_id = %id, %to, %code, attempt = job.attempts,
+                    delay_ms = delay.as_millis() as u64, "retryable error; will retry");
+            }
             record("retry", SvcError::is_transient, || {
                 retry(delay.as_secs_f64())
             })

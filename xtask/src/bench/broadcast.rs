@@ -78,6 +78,9 @@ pub fn run() -> Result<()> {
         "bench data load",
     )?;
     eprintln!("loaded in {:.1?}", started.elapsed());
+    // A live project's contacts are not minutes old: settle the bulk load as autovacuum
+    // would have (hint bits, visibility map), or the first start pays for the load.
+    stack::sql_as_superuser(DB, "vacuum analyze public.contacts")?;
 
     let port = free_port()?;
     let mut postgrest = stack::spawn_postgrest(&layout, DB, port, POSTGREST_POOL, DB)?;
@@ -501,8 +504,10 @@ async fn claim_latency_with_limit(
         let _: Vec<serde_json::Value> = svc
             .claim_broadcast_recipients(
                 "bench-probe",
+                // A number of its own at 1/s: the probes do a claim's whole work, and
+                // at most one recipient is leased (and released below).
                 "bench-probe-number",
-                0.001,
+                1.0,
                 30,
                 30,
                 messaging_limit,
@@ -751,7 +756,7 @@ fn report(
         "\nOne run: 121,000 contacts (100,000 sendable tagged `bench`, 1,000 tagged but blocked or opted out, 20,000 \
          others); template promo_vip/es with the contact's name; the worker and the simulator as release-mode \
          processes (simulator limit = WHATSAPP_MAX_MPS, status webhooks off), PostgREST (pool {POSTGREST_POOL}) behind \
-         the stack's gateway, all on the same machine. Phase 1 measures {} s from the first acceptance, then the \
+         the stack's gateway, all on the same machine. The contacts are vacuumed after loading, as autovacuum would have done in a live project. Phase 1 measures {} s from the first acceptance, then the \
          worker is stopped with SIGTERM and the broadcast cancelled (its queue rows deleted and vacuumed); phase 2 \
          sends a new broadcast to the whole audience. Wall time of the phases: {:.0} s and {:.0} s. Targets: sustained rate within 2% of the limit and \
          never above it in any 1-second window; 100,000 recipients at 1,000/s in under 105 s; audience \

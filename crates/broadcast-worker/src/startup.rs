@@ -2,12 +2,11 @@
 //! sender, with a graceful stop (SIGTERM) and, for tests, an abrupt one.
 
 use std::net::TcpListener;
-use std::sync::OnceLock;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use graph_api::{GraphClient, GraphSettings};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use svc_client::SvcClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,25 +22,6 @@ pub struct AppState {
     pub phone_number_id: String,
     pub metrics: PrometheusHandle,
     pub progress: ProgressGauges,
-}
-
-/// The process-wide Prometheus recorder (installed once, shared by every worker in tests).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
-                .unwrap_or_else(|_| PrometheusBuilder::new())
-                .build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may exist already (a test harness); then we render ours only.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// The worker, bound to its address (port 0 picks a free one, for tests).
@@ -95,7 +75,7 @@ impl Application {
         let state = web::Data::new(AppState {
             svc,
             phone_number_id: settings.phone_number_id.clone(),
-            metrics: metrics_handle(),
+            metrics: service_runtime::metrics::prometheus_handle(),
             progress: ProgressGauges::default(),
         });
         let server = HttpServer::new(move || {

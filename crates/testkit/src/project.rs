@@ -96,6 +96,20 @@ impl TestProject {
         self.connect("postgres").await
     }
 
+    /// The one value `sql` answers (a count, a status), read as role postgres; panics on
+    /// error, as test assertions do.
+    pub async fn value<T>(&self, sql: &str) -> T
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        self.db()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get::<_, T>(0)
+    }
+
     pub async fn connect(&self, role: &str) -> tokio_postgres::Client {
         let (client, connection) =
             tokio_postgres::connect(&self.database_url(role), tokio_postgres::NoTls)

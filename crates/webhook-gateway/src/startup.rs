@@ -1,9 +1,8 @@
 use std::net::TcpListener;
-use std::sync::OnceLock;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use svc_client::SvcClient;
 
 use graph_api::{GraphClient, GraphSettings};
@@ -25,25 +24,6 @@ pub struct AppState {
     pub svc: SvcClient,
     pub ingestor: Ingestor,
     pub metrics: PrometheusHandle,
-}
-
-/// The process-wide Prometheus recorder (installed once, shared by every app in tests).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
-                .unwrap_or_else(|_| PrometheusBuilder::new())
-                .build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may exist already (a test harness); then we render ours only.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// The gateway, bound to its address (port 0 picks a free one, for tests).
@@ -99,7 +79,7 @@ impl Application {
             settings,
             svc,
             ingestor,
-            metrics: metrics_handle(),
+            metrics: service_runtime::metrics::prometheus_handle(),
         });
         let server = HttpServer::new(move || {
             App::new()

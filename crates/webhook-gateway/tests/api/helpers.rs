@@ -106,23 +106,11 @@ impl TestGateway {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        self.project
-            .db()
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0)
+        self.project.value(sql).await
     }
 
     pub async fn text(&self, sql: &str) -> Option<String> {
-        self.project
-            .db()
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get::<_, Option<String>>(0)
+        self.project.value(sql).await
     }
 }
 

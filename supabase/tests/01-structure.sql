@@ -11,7 +11,7 @@
 --
 -- Runs as role postgres (BYPASSRLS, may insert into auth.users); everything is rolled back.
 begin;
-select plan(442);
+select plan(443);
 
 -- Extensions -----------------------------------------------------------------------------
 select has_extension('extensions', 'uuid-ossp', 'extension uuid-ossp is installed in schema extensions');
@@ -139,7 +139,7 @@ select col_hasnt_default('public', 'conversations', 'first_response_time', 'conv
 
 -- messages ------------------------------------------------------------------------------
 select has_table('public', 'messages', 'table public.messages exists');
-select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id'], 'public.messages has exactly the designed columns');
+select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id', 'template_id'], 'public.messages has exactly the designed columns');
 select col_type_is('public', 'messages', 'id', 'uuid', 'messages.id is uuid');
 select col_not_null('public', 'messages', 'id', 'messages.id is not null');
 select col_default_is('public', 'messages', 'id', 'uuid_generate_v4()'::text, 'messages.id defaults to uuid_generate_v4()');
@@ -223,7 +223,7 @@ select col_default_is('public', 'conversation_labels', 'created_at', 'now()'::te
 
 -- notes ---------------------------------------------------------------------------------
 select has_table('public', 'notes', 'table public.notes exists');
-select columns_are('public', 'notes', array['id', 'conversation_id', 'content', 'created_by', 'created_at', 'updated_at'], 'public.notes has exactly the designed columns');
+select columns_are('public', 'notes', array['id', 'conversation_id', 'content', 'created_by', 'created_at', 'updated_at', 'deleted_at'], 'public.notes has exactly the designed columns');
 select col_type_is('public', 'notes', 'id', 'uuid', 'notes.id is uuid');
 select col_not_null('public', 'notes', 'id', 'notes.id is not null');
 select col_default_is('public', 'notes', 'id', 'uuid_generate_v4()'::text, 'notes.id defaults to uuid_generate_v4()');
@@ -608,6 +608,14 @@ select lives_ok(
   $$insert into public.message_templates (name, content, wa_template_name, language_code) values ('Welcome', 'Hi {{1}}', 'bienvenida', 'en')$$,
   'the same WhatsApp template in another language is accepted');
 
+-- A template id belongs to template messages only (agents choose templates by id).
+select throws_ok(
+  $$insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, template_id)
+    values ('00000000-0000-4000-c000-000000000001', 'contact', '00000000-0000-4000-b000-000000000001', 'hola', 'text', 'delivered',
+            '00000000-0000-4000-e000-000000000001')$$,
+  '23514', 'new row for relation "messages" violates check constraint "messages_template_id_only_for_templates"',
+  'messages.template_id is refused on a message that is not a template');
+
 -- CHECK: broadcast_messages (status, audience, scheduled needs scheduled_for) --------------------
 select lives_ok(
   $$insert into public.broadcast_messages (name, content, status, template_id, audience)
@@ -673,6 +681,7 @@ select set_eq(
     'contacts.contacts_status_check', 'contacts.contacts_identified',
     'conversations.conversations_status_check', 'conversations.conversations_priority_check',
     'messages.messages_sender_type_check', 'messages.messages_message_type_check', 'messages.messages_status_check',
+    'messages.messages_template_id_only_for_templates',
     'message_templates.message_templates_parameters_check', 'message_templates.message_templates_identity_complete',
     'broadcast_messages.broadcast_messages_status_check', 'broadcast_messages.broadcast_messages_audience_check',
     'broadcast_messages.broadcast_messages_scheduled_has_time',

@@ -39,7 +39,6 @@ select results_eq(
     ('message_templates', 'UPDATE', 'Admins can update templates'),
     ('messages', 'INSERT', 'Users can queue replies in the conversations they see'),
     ('messages', 'SELECT', 'Users can read the messages of the conversations they see'),
-    ('notes', 'DELETE', 'Users can delete their own notes'),
     ('notes', 'INSERT', 'Users can add their own notes to the conversations they see'),
     ('notes', 'SELECT', 'Users can read the notes of the conversations they see'),
     ('notes', 'UPDATE', 'Users can edit their own notes'),
@@ -138,7 +137,7 @@ select results_eq(
     ('labels', 'select,delete'),
     ('message_templates', 'select,delete'),
     ('messages', 'select'),
-    ('notes', 'select,delete'),
+    ('notes', 'select'),
     ('users', 'select')$$,
   'authenticated: table-wide privileges per table (inserts and updates are per column)');
 
@@ -154,7 +153,7 @@ select results_eq(
     ('conversation_labels', 'insert', 'conversation_id,created_by,label_id'),
     ('labels', 'insert', 'color,created_by,id,name'),
     ('message_templates', 'insert', 'category,content,created_by,id,language_code,name,parameters,wa_template_name'),
-    ('messages', 'insert', 'content,conversation_id,id,media_url,message_type,metadata,reply_to_message_id,sender_id,sender_type,status'),
+    ('messages', 'insert', 'content,conversation_id,id,media_url,message_type,metadata,reply_to_message_id,sender_id,sender_type,status,template_id'),
     ('notes', 'insert', 'content,conversation_id,created_by,id')$$,
   'authenticated: the insertable columns, and no others');
 
@@ -171,7 +170,7 @@ select results_eq(
     ('conversations', 'update', 'assigned_agent_id,priority,status'),
     ('labels', 'update', 'color,name'),
     ('message_templates', 'update', 'category,content,language_code,name,parameters,updated_at,wa_template_name'),
-    ('notes', 'update', 'content,updated_at'),
+    ('notes', 'update', 'content,deleted_at,updated_at'),
     ('users', 'update', 'avatar_url,full_name,last_seen_at,phone,preferences,role,status')$$,
   'authenticated: the updatable columns, and no others');
 

@@ -49,11 +49,11 @@ select is(access_test.dry_run($$update public.broadcast_messages set status = 's
 select is(access_test.dry_run($$update public.broadcast_messages set status = 'cancelled' where id = access_test.id('8a') returning status$$),
   'cancelled', 'admin: cancels a broadcast');
 select throws_ok($$update public.broadcast_messages set status = 'sending' where id = access_test.id('8a')$$,
-  '42501', null, 'admin: cannot set status sending (the worker''s)');
+  '55000', 'a broadcast cannot go from draft to sending', 'admin: cannot set status sending on a draft (the lifecycle; on a scheduled one the policy: 41-broadcast-lifecycle)');
 select throws_ok($$update public.broadcast_messages set status = 'completed' where id = access_test.id('8a')$$,
-  '42501', null, 'admin: cannot set status completed (the worker''s)');
+  '55000', 'a broadcast cannot go from draft to completed', 'admin: cannot set status completed (the worker''s)');
 select throws_ok($$update public.broadcast_messages set name = 'Rewritten history' where id = access_test.id('8c')$$,
-  '42501', null, 'admin: cannot edit a completed broadcast');
+  '55000', 'a completed broadcast keeps its name, content, template, audience and schedule', 'admin: cannot edit a completed broadcast');
 select throws_ok($$update public.broadcast_messages set sent_at = now() where id = access_test.id('8a')$$,
   '42501', null, 'admin: cannot set sent_at');
 select throws_ok($$update public.broadcast_messages set created_by = access_test.id('1a') where id = access_test.id('8a')$$,

@@ -6,8 +6,8 @@ select plan(9);
 
 select results_eq(
   $$select pubowner::regrole::text, pubinsert, pubupdate, pubdelete from pg_publication where pubname = 'supabase_realtime'$$,
-  $$values ('postgres', true, true, true)$$,
-  'supabase_realtime exists, owned by postgres, publishing inserts, updates and deletes');
+  $$values ('postgres', true, true, false)$$,
+  'supabase_realtime exists, owned by postgres, publishing inserts and updates but no deletes (Realtime cannot check a deleted row against RLS)');
 
 select results_eq(
   $$select schemaname::text collate "default", tablename::text collate "default" from pg_publication_tables where pubname = 'supabase_realtime' order by 1, 2$$,

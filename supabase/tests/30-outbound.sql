@@ -73,6 +73,10 @@ select pg_temp.reply('00000000-0000-0000-0000-000000000202', '00000000-0000-0000
 select is(jsonb_array_length(pg_temp.claim('s1')), 1, 'claim');
 select svc.record_outbound_failed('00000000-0000-0000-0000-000000000202', 's1', '{"code":131050}', true);
 select isnt((select opted_out_at from public.contacts where id = '00000000-0000-0000-0000-0000000000c2'), null, '131050 opts the contact out');
+-- The customer writes again after opting out: replies to them are possible again (templates
+-- are not: 31-business-messages).
+insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at) values
+  ('00000000-0000-0000-0000-0000000000d2', 'contact', '00000000-0000-0000-0000-0000000000c2', 'one more question', 'text', 'delivered', now() + interval '1 millisecond');
 
 -- Expired leases are unknown outcomes, never resent -------------------------------------------------
 select pg_temp.reply('00000000-0000-0000-0000-000000000203', '00000000-0000-0000-0000-0000000000d2', 'lost sender');
@@ -113,7 +117,11 @@ select pg_temp.reply('00000000-0000-0000-0000-000000000301', '00000000-0000-0000
 select is(jsonb_array_length(pg_temp.claim('s1')), 0, 'a free-form message outside the window is not handed out');
 select is((select status || ' ' || (error_data ->> 'code') from public.messages where id = '00000000-0000-0000-0000-000000000301'),
   'failed 131047', 'it fails at once, explaining a template is needed');
-select pg_temp.reply('00000000-0000-0000-0000-000000000302', '00000000-0000-0000-0000-0000000000d3', 'template', 'template');
+insert into public.message_templates (id, name, content, wa_template_name, language_code)
+values ('00000000-0000-0000-0000-0000000000f1', 'Follow-up', 'template', 'follow_up', 'es');
+insert into public.messages (id, conversation_id, sender_type, sender_id, message_type, status, template_id)
+values ('00000000-0000-0000-0000-000000000302', '00000000-0000-0000-0000-0000000000d3', 'agent', '00000000-0000-0000-0000-00000000a001',
+        'template', 'pending', '00000000-0000-0000-0000-0000000000f1');
 select is((pg_temp.claim('s1') -> 0 ->> 'message_type'), 'template', 'a template goes outside the window');
 select svc.record_outbound_sent('00000000-0000-0000-0000-000000000302', 's1', 'wamid.t1');
 

@@ -78,10 +78,11 @@ select is((select unread_count from public.conversations c where c.id <> :'first
              and c.contact_id = (select contact_id from public.conversations where id = :'first')), 1,
   'the new conversation starts with its one unread message');
 
--- Reopening by hand: allowed while the contact has no other open conversation ----------------------
+-- Reopening by hand: only the contact's latest conversation (20261207000100_lifecycles) -------------
 select t.act_as('a1');
 select throws_ok(format('update public.conversations set status = %L where id = %L', 'active', :'first'),
-  '23505', null, 'an archived conversation cannot be reopened while the contact has another open one');
+  '55000', 'this conversation is closed for good: only a customer''s latest conversation can be reopened',
+  'an archived conversation cannot be reopened once the contact has a newer one (and the error names no other conversation)');
 select t.act_as(null);
 
 -- Agents cannot open or delete conversations -----------------------------------------------------------

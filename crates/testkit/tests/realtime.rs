@@ -1,9 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Realtime, at the level this stack can check it: Supabase Realtime decodes the WAL with
 //! wal2json, asking only for the tables of publication supabase_realtime (its
-//! `add-tables` option is built from pg_publication_tables). Here a logical slot read the
-//! same way shows an insert and an update in each published table, and nothing of the
-//! tables left out, while an unfiltered slot proves those changes were in the WAL.
+//! `add-tables` option is built from pg_publication_tables, its `actions` option from the
+//! publication's pubinsert, pubupdate and pubdelete). Here a logical slot read the same
+//! way shows an insert and an update in each published table, and nothing of the tables
+//! left out, nor any deletion, while an unfiltered slot proves those changes were in the
+//! WAL.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,15 +17,21 @@ const PUBLISHED_TABLES: &str =
     "select coalesce(string_agg(format('%s.%s', schemaname, tablename), ','), '')
                                   from pg_publication_tables where pubname = 'supabase_realtime'";
 
-/// Reads and consumes a slot's changes; with `filter`, only the published tables, as
-/// Realtime asks for them. Answers table -> the actions seen (I, U, D), in order.
+/// The actions the publication publishes, as Realtime passes them to wal2json (`actions`).
+const PUBLISHED_ACTIONS: &str =
+    "select concat_ws(',', case when pubinsert then 'insert' end, case when pubupdate then 'update' end,
+                           case when pubdelete then 'delete' end)
+       from pg_publication where pubname = 'supabase_realtime'";
+
+/// Reads and consumes a slot's changes; with `filter`, only the published tables and
+/// actions, as Realtime asks for them. Answers table -> the actions seen (I, U, D), in order.
 async fn changes(
     admin: &tokio_postgres::Client,
     slot: &str,
     filter: bool,
 ) -> BTreeMap<String, Vec<String>> {
     let add_tables = if filter {
-        format!(", 'add-tables', ({PUBLISHED_TABLES})")
+        format!(", 'add-tables', ({PUBLISHED_TABLES}), 'actions', ({PUBLISHED_ACTIONS})")
     } else {
         String::new()
     };
@@ -119,7 +127,10 @@ async fn inserts_and_updates_of_the_published_tables_reach_realtime_and_nothing_
              update public.broadcast_messages set status = 'scheduled', scheduled_for = now() + interval '1 hour'
                where id = '00000000-0000-4000-8000-000000000050';
              update public.labels set color = 'gold' where id = '00000000-0000-4000-8000-000000000060';
-             update public.contacts set location = 'Lima' where id = '00000000-0000-4000-8000-000000000010';",
+             update public.contacts set location = 'Lima' where id = '00000000-0000-4000-8000-000000000010';
+
+             delete from public.notes where id = '00000000-0000-4000-8000-000000000040';
+             delete from public.broadcast_messages where id = '00000000-0000-4000-8000-000000000050';",
         )
         .await
         .unwrap();
@@ -144,6 +155,22 @@ async fn inserts_and_updates_of_the_published_tables_reach_realtime_and_nothing_
         assert!(
             matches!((first_insert, last_update), (Some(i), Some(u)) if i < u),
             "{table}: expected an insert and then an update, saw {actions:?}"
+        );
+    }
+    // No deletion reaches Realtime: it can't check a deleted row against RLS and would
+    // announce it to every subscriber. (The control slot saw both.)
+    for (table, actions) in &through_realtime {
+        assert!(
+            !actions.iter().any(|a| a == "D"),
+            "{table}: a deletion reached Realtime: {actions:?}"
+        );
+    }
+    for table in ["public.notes", "public.broadcast_messages"] {
+        assert!(
+            everything
+                .get(table)
+                .is_some_and(|a| a.iter().any(|a| a == "D")),
+            "the control slot saw {table} deleted: {everything:?}"
         );
     }
     // Nothing else, although the other tables changed too (the control slot saw them).

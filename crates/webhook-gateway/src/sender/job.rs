@@ -82,6 +82,9 @@ impl ClaimedJob {
                 }
             }
             "template" => {
+                // Written by the database when the agent's message was inserted, from the
+                // message_templates row the agent chose by id (trigger
+                // on_agent_message_prepared): never what the agent put in metadata.
                 let template = meta
                     .get("template")
                     .ok_or("a template message needs metadata.template")?;

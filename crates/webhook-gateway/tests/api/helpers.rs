@@ -237,7 +237,29 @@ pub async fn seed_conversation(
     ("00000000-0000-0000-0000-00000000a001".into(), row.get(0))
 }
 
-/// An agent's reply as the frontend writes it (pending); returns the message id.
+/// An approved template (`message_templates` with its WhatsApp name and language, and
+/// the parameter layout); returns its id.
+pub async fn approved_template(
+    project: &TestProject,
+    wa_name: &str,
+    language: &str,
+    content: &str,
+    parameters: Value,
+) -> String {
+    let db = project.db().await;
+    let row = db
+        .query_one(
+            "insert into public.message_templates (name, content, wa_template_name, language_code, parameters)
+             values ($1, $2, $1, $3, $4::jsonb) returning id::text",
+            &[&wa_name, &content, &language, &parameters],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+/// An agent's reply as the frontend writes it (pending); returns the message id. `extra`
+/// may carry `media_url`, `metadata` and `template_id`.
 pub async fn queue_reply(
     project: &TestProject,
     conversation_id: &str,
@@ -248,8 +270,9 @@ pub async fn queue_reply(
     let db = project.db().await;
     let row = db
         .query_one(
-            "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, media_url, metadata)
-             values ($1::text::uuid, 'agent', '00000000-0000-0000-0000-00000000a001', $2, $3, 'pending', $4::jsonb->>'media_url', $4::jsonb->'metadata')
+            "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, media_url, metadata, template_id)
+             values ($1::text::uuid, 'agent', '00000000-0000-0000-0000-00000000a001', $2, $3, 'pending', $4::jsonb->>'media_url', $4::jsonb->'metadata',
+                     ($4::jsonb->>'template_id')::uuid)
              returning id::text",
             &[&conversation_id, &content, &message_type, &extra],
         )

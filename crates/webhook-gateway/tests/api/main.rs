@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The gateway end to end: real HTTP, real PostgREST, a fresh database per test.
 
+mod business_messages;
 mod health;
 mod helpers;
 mod ingestion;

@@ -4,7 +4,9 @@ use std::time::Duration;
 use serde_json::json;
 use whatsapp_simulator::{Faults, RecipientError};
 
-use crate::helpers::{queue_reply, spawn_with_simulator, start_sender, wait_for_count};
+use crate::helpers::{
+    approved_template, queue_reply, spawn_with_simulator, start_sender, wait_for_count,
+};
 
 const SENT: &str = "select count(*) from public.messages where sender_type = 'agent' and status in ('sent', 'delivered', 'read')";
 
@@ -31,14 +33,15 @@ async fn each_message_type_is_sent_once_with_the_right_body() {
         json!({ "metadata": { "latitude": 40.4168, "longitude": -3.7038, "name": "Tienda Sol" } }),
     )
     .await;
-    queue_reply(
+    let template = approved_template(
         p,
-        &conv,
-        "template",
-        "",
-        json!({ "metadata": { "template": { "name": "order_update", "language": "es" } } }),
+        "order_update",
+        "es",
+        "Your order is on its way",
+        json!([]),
     )
     .await;
+    queue_reply(p, &conv, "template", "", json!({ "template_id": template })).await;
     wait_for_count(p, SENT, 5, 15).await;
     let received = s.sim.received();
     assert_eq!(received.len(), 5, "each message reached WhatsApp once");
@@ -139,12 +142,20 @@ async fn outside_the_window_a_free_form_message_fails_without_an_api_call_and_a_
     let s = spawn_with_simulator(80).await;
     let conv = s.conversation("34600100006", 25 * 60).await;
     let text = queue_reply(&s.gateway.project, &conv, "text", "¿sigues ahí?", json!({})).await;
+    let template = approved_template(
+        &s.gateway.project,
+        "hello_world",
+        "en_US",
+        "Hello World",
+        json!([]),
+    )
+    .await;
     queue_reply(
         &s.gateway.project,
         &conv,
         "template",
         "",
-        json!({ "metadata": { "template": { "name": "hello_world", "language": "en_US" } } }),
+        json!({ "template_id": template }),
     )
     .await;
     wait_for_count(&s.gateway.project, SENT, 1, 15).await;

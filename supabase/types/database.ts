@@ -383,6 +383,7 @@ export type Database = {
           sender_id: string
           sender_type: string
           status: string
+          template_id: string | null
           wa_message_id: string | null
         }
         Insert: {
@@ -400,6 +401,7 @@ export type Database = {
           sender_id: string
           sender_type: string
           status: string
+          template_id?: string | null
           wa_message_id?: string | null
         }
         Update: {
@@ -417,6 +419,7 @@ export type Database = {
           sender_id?: string
           sender_type?: string
           status?: string
+          template_id?: string | null
           wa_message_id?: string | null
         }
         Relationships: [
@@ -434,6 +437,13 @@ export type Database = {
             referencedRelation: "messages"
             referencedColumns: ["id"]
           },
+          {
+            foreignKeyName: "messages_template_id_fkey"
+            columns: ["template_id"]
+            isOneToOne: false
+            referencedRelation: "message_templates"
+            referencedColumns: ["id"]
+          },
         ]
       }
       notes: {
@@ -442,6 +452,7 @@ export type Database = {
           conversation_id: string
           created_at: string | null
           created_by: string | null
+          deleted_at: string | null
           id: string
           updated_at: string | null
         }
@@ -450,6 +461,7 @@ export type Database = {
           conversation_id: string
           created_at?: string | null
           created_by?: string | null
+          deleted_at?: string | null
           id?: string
           updated_at?: string | null
         }
@@ -458,6 +470,7 @@ export type Database = {
           conversation_id?: string
           created_at?: string | null
           created_by?: string | null
+          deleted_at?: string | null
           id?: string
           updated_at?: string | null
         }
@@ -588,6 +601,7 @@ export type Database = {
           sender_id: string
           sender_type: string
           status: string
+          template_id: string | null
           wa_message_id: string | null
         }[]
         SetofOptions: {

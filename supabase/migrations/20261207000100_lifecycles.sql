@@ -97,3 +97,32 @@ create trigger a_enforce_conversation_reopen
   for each row
   when (old.status = 'archived' and new.status is distinct from 'archived')
   execute function private.enforce_conversation_reopen();
+
+-- Templates of sending broadcasts -----------------------------------------------------------
+-- A broadcast that is sending keeps its template: editing that template's WhatsApp
+-- identity, parameter layout or text would swap it mid-send from the other side.
+create or replace function private.keep_sending_broadcasts_template()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if exists (select from public.broadcast_messages b where b.template_id = old.id and b.status = 'sending') then
+    raise exception 'a broadcast is sending this template: its WhatsApp name, language, parameters and text can''t change now'
+      using errcode = '55000',
+            hint = 'Wait until the broadcast completes or cancel it, or create a new template.';
+  end if;
+  return new;
+end;
+$$;
+comment on function private.keep_sending_broadcasts_template() is
+  'Guard trigger: the template of a sending broadcast keeps its WhatsApp identity, parameters and text.';
+revoke execute on function private.keep_sending_broadcasts_template() from public, anon, authenticated;
+
+create trigger a_keep_sending_broadcasts_template
+  before update of wa_template_name, language_code, parameters, content on public.message_templates
+  for each row
+  when ((old.wa_template_name, old.language_code, old.parameters, old.content)
+        is distinct from (new.wa_template_name, new.language_code, new.parameters, new.content))
+  execute function private.keep_sending_broadcasts_template();

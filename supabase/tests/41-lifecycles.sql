@@ -4,7 +4,7 @@
 -- The cast is the access fixture's (agent A with 3a of contact 2a, the admin).
 begin;
 \ir fixtures/access.sql
-select plan(27);
+select plan(29);
 
 create function pg_temp.broadcast(p_key text, p_status text) returns void language sql as $$
   insert into public.broadcast_messages (id, name, content, status, scheduled_for, template_id, created_by)
@@ -95,6 +95,11 @@ select is(access_test.dry_run($$delete from public.broadcast_messages where id =
   'admin: cannot delete it');
 select is(access_test.dry_run($$update public.broadcast_messages set status = 'cancelled' where id = access_test.id('85') returning status$$), 'cancelled',
   'admin: can cancel it');
+select throws_ok($$update public.message_templates set wa_template_name = 'promo_vip' where id = access_test.id('7a')$$,
+  '55000', 'a broadcast is sending this template: its WhatsApp name, language, parameters and text can''t change now',
+  'admin: cannot swap the template from the other side, by editing the template a sending broadcast uses');
+select is(access_test.dry_run($$update public.message_templates set name = 'Welcome (renamed)', category = 'utility' where id = access_test.id('7a') returning name$$),
+  'Welcome (renamed)', 'admin: still renames it (the frontend''s label, not what is sent)');
 select access_test.act_as('postgres');
 select throws_ok($$update public.broadcast_messages set content = 'Rewritten' where id = access_test.id('85')$$,
   '55000', 'a sending broadcast keeps its name, content, template, audience and schedule', 'not even the services rewrite a sending broadcast');

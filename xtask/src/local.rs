@@ -5,6 +5,9 @@ use testkit::stack;
 
 pub const GATEWAY_ADDR: &str = "127.0.0.1:8080";
 pub const WORKER_ADDR: &str = "127.0.0.1:8081";
+/// The services' admin listeners (`ADMIN_ADDR`: /readyz, /metrics), their defaults.
+pub const GATEWAY_ADMIN_ADDR: &str = "127.0.0.1:8090";
+pub const WORKER_ADMIN_ADDR: &str = "127.0.0.1:8091";
 pub const SIMULATOR_ADDR: &str = "127.0.0.1:54340";
 /// The business number of Meta's documented examples.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";

@@ -22,7 +22,9 @@ pub fn run() -> Result<()> {
     stack::start(&layout)?;
     for addr in [
         local::GATEWAY_ADDR,
+        local::GATEWAY_ADMIN_ADDR,
         local::WORKER_ADDR,
+        local::WORKER_ADMIN_ADDR,
         local::SIMULATOR_ADDR,
     ] {
         if std::net::TcpStream::connect(addr).is_ok() {
@@ -46,15 +48,20 @@ pub fn run() -> Result<()> {
     let bin = layout.root().join("target/debug");
     let env = local::service_env();
     let mut services = Vec::new();
-    for (name, binary) in [
-        ("simulator", "whatsapp-simulator"),
-        ("gateway", "webhook-gateway"),
-        ("worker", "broadcast-worker"),
+    for (name, binary, admin_addr) in [
+        ("simulator", "whatsapp-simulator", None),
+        (
+            "gateway",
+            "webhook-gateway",
+            Some(local::GATEWAY_ADMIN_ADDR),
+        ),
+        ("worker", "broadcast-worker", Some(local::WORKER_ADMIN_ADDR)),
     ] {
         let log = layout.logs().join(format!("{name}.log"));
         let out = File::create(&log)?;
         let child = Command::new(bin.join(binary))
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(admin_addr.map(|addr| ("ADMIN_ADDR", addr)))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
@@ -104,8 +111,14 @@ fn wait_ready(services: &mut [Service]) -> Result<()> {
             "simulator",
             format!("{}/_sim/health", local::simulator_url()),
         ),
-        ("gateway", format!("{}/readyz", local::gateway_url())),
-        ("worker", format!("http://{}/healthz", local::WORKER_ADDR)),
+        (
+            "gateway",
+            format!("http://{}/readyz", local::GATEWAY_ADMIN_ADDR),
+        ),
+        (
+            "worker",
+            format!("http://{}/readyz", local::WORKER_ADMIN_ADDR),
+        ),
     ];
     let deadline = Instant::now() + Duration::from_secs(60);
     for (name, url) in checks {
@@ -156,14 +169,18 @@ fn print_where(layout: &Layout) {
     crate::stack_cmd::print_where(layout);
     eprintln!(
         "\nChatCentralize is running:\n  \
-         webhook gateway   {gw}   (POST /webhooks/whatsapp, /healthz, /readyz, /metrics)\n  \
-         broadcast worker  http://{wk}   (/healthz, /metrics)\n  \
+         webhook gateway   {gw}   (POST /webhooks/whatsapp, /healthz)\n    \
+         its admin       http://{gw_admin}   (/readyz, /metrics, /healthz; loopback only)\n  \
+         broadcast worker  http://{wk}   (/healthz)\n    \
+         its admin       http://{wk_admin}   (/readyz, /metrics, /healthz; loopback only)\n  \
          WhatsApp simulator {sim}   (Graph API stand-in; admin API under /_sim)\n  \
          service logs      {logs}/{{gateway,worker,simulator}}.log\n\n\
          Try: cargo xtask demo\n     cargo xtask simulate inbound --from 34600111222 --text 'Hola'\n\
          Ctrl-C stops the services.",
         gw = local::gateway_url(),
+        gw_admin = local::GATEWAY_ADMIN_ADDR,
         wk = local::WORKER_ADDR,
+        wk_admin = local::WORKER_ADMIN_ADDR,
         sim = local::simulator_url(),
         logs = layout.logs().display(),
     );

@@ -2,7 +2,7 @@
 //! into types at start-up. A missing required value is an error naming it.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,12 +12,19 @@ use svc_client::SupabaseSettings;
 /// Meta's Graph API.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
+/// `WORKER_ADDR`: the public listener (`/healthz` only).
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8081);
+/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
+/// monitoring network (the gateway's default is 8090, so both run on one machine).
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8091);
 
 /// Everything the worker needs, parsed at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `WORKER_ADDR` (default 0.0.0.0:8081): /healthz, /readyz and /metrics.
+    /// `WORKER_ADDR` (default 0.0.0.0:8081): `/healthz`.
     pub addr: SocketAddr,
+    /// `ADMIN_ADDR` (default 127.0.0.1:8091): `/readyz`, `/metrics` and `/healthz`.
+    pub admin_addr: SocketAddr,
     pub supabase: SupabaseSettings,
     pub access_token: Secret,
     pub phone_number_id: String,
@@ -102,7 +109,8 @@ fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Self {
-            addr: env.parsed_or("WORKER_ADDR", SocketAddr::from(([0, 0, 0, 0], 8081)))?,
+            addr: env.parsed_or("WORKER_ADDR", DEFAULT_ADDR)?,
+            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
             supabase: SupabaseSettings::from_env(env)?,
             access_token: env.secret("WHATSAPP_ACCESS_TOKEN")?,
             phone_number_id: env.required("WHATSAPP_PHONE_NUMBER_ID")?,
@@ -184,6 +192,7 @@ mod tests {
     fn defaults_apply_when_optional_values_are_unset() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
         assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8081)));
+        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
         assert_eq!(s.graph_url, DEFAULT_GRAPH_URL);
         assert_eq!(s.api_version, DEFAULT_API_VERSION);
         assert_eq!(s.max_mps, 80);
@@ -212,6 +221,7 @@ mod tests {
     fn every_optional_variable_is_read() {
         let s = Settings::from_env(&with(&[
             ("WORKER_ADDR", "127.0.0.1:9100"),
+            ("ADMIN_ADDR", "10.0.0.5:9101"),
             ("WHATSAPP_GRAPH_URL", "http://127.0.0.1:54340/"),
             ("WHATSAPP_API_VERSION", "v24.0"),
             ("WHATSAPP_MAX_MPS", "1000"),
@@ -224,6 +234,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.addr.port(), 9100);
+        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.graph_url, "http://127.0.0.1:54340");
         assert_eq!(s.api_version, "v24.0");
         assert_eq!(s.max_mps, 1000);
@@ -233,6 +244,27 @@ mod tests {
         assert_eq!(s.retry_base_delay, Duration::from_millis(100));
         assert_eq!(s.max_retry_age, Duration::from_secs(60));
         assert_eq!(s.probe_seconds, 2);
+    }
+
+    #[test]
+    fn the_admin_listener_defaults_to_loopback_and_a_malformed_one_is_named() {
+        let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
+        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
+        assert_ne!(
+            s.admin_addr.port(),
+            crate::config::DEFAULT_ADDR.port(),
+            "the public and admin listeners differ"
+        );
+        let err = Settings::from_env(&with(&[("ADMIN_ADDR", "0.0.0.0")])).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name, .. } if name == "ADMIN_ADDR"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("environment variable ADMIN_ADDR is invalid"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -263,6 +295,9 @@ mod tests {
             ("WHATSAPP_MAX_MPS", "0"),
             ("WHATSAPP_MAX_MPS", "fast"),
             ("WORKER_ADDR", "localhost"),
+            ("ADMIN_ADDR", "localhost"),
+            ("ADMIN_ADDR", "127.0.0.1"),
+            ("ADMIN_ADDR", "127.0.0.1:99999"),
             ("BROADCAST_LEASE_SECS", "10"),
             ("BROADCAST_PROBE_SECS", "0"),
             ("BROADCAST_REQUEST_TIMEOUT_MS", "soon"),

@@ -6,8 +6,9 @@
 //!   once) and finished ones complete.
 //! - [`sender`]: leased claims under the shared rate limit and the messaging limit,
 //!   template sends, outcomes recorded like the gateway's reply sender.
-//! - [`routes`], [`progress`]: /healthz, /readyz, /metrics with per-broadcast gauges.
-//! - [`startup`]: [`Application`] (build, port, run until SIGTERM).
+//! - [`routes`], [`progress`]: /healthz on the public listener; /readyz and /metrics
+//!   (with per-broadcast gauges) on the admin one.
+//! - [`startup`]: [`Application`] (build, ports, run until SIGTERM).
 
 pub mod config;
 pub mod progress;

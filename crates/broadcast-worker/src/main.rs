@@ -20,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
         .context("failed to reach the database API at start-up")?;
     tracing::info!(%pong, phone_number_id = %settings.phone_number_id, "database API reachable");
     let app = Application::build(settings)?;
-    tracing::info!(port = app.port(), "broadcast worker listening");
+    tracing::info!(
+        port = app.port(),
+        admin_port = app.admin_port(),
+        "broadcast worker listening"
+    );
     app.run_until_stopped().await
 }

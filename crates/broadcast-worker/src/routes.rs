@@ -1,14 +1,20 @@
-//! /healthz, /readyz and /metrics.
+//! The worker's routes, split by listener: the public one (`WORKER_ADDR`) says only that
+//! the process is alive; the admin one (`ADMIN_ADDR`, monitoring only) serves readiness,
+//! with why sending is paused and database errors, and metrics, with queue depths.
 
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
 use crate::startup::AppState;
 
-/// Alive: the process answers.
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+/// The public listener: `/healthz` only.
+pub fn public(config: &mut web::ServiceConfig) {
+    config.service(service_runtime::http::healthz);
+}
+
+/// The admin listener (which also serves `/healthz`): `/readyz` and `/metrics`.
+pub fn admin(config: &mut web::ServiceConfig) {
+    config.service(readyz).service(metrics);
 }
 
 /// Ready: PostgREST and the database answer. A paused number keeps the worker ready
@@ -43,7 +49,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Err(e) = state.progress.refresh(&state.svc).await {
         tracing::warn!(error = %e, "broadcast progress unavailable for /metrics");
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    service_runtime::http::metrics_response(&state.metrics)
 }

@@ -1,12 +1,10 @@
-//! Building the worker from its settings: the HTTP endpoints, the scheduler and the
-//! sender, with a graceful stop (SIGTERM) and, for tests, an abrupt one.
+//! Building the worker from its settings: the public and admin HTTP listeners, the
+//! scheduler and the sender, with a graceful stop (SIGTERM) and, for tests, an abrupt one.
 
-use std::net::TcpListener;
-
-use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use graph_api::{GraphClient, GraphSettings};
 use metrics_exporter_prometheus::PrometheusHandle;
+use service_runtime::http::{admin_server, BoundListener, RunningServers, Servers};
 use svc_client::SvcClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,18 +22,20 @@ pub struct AppState {
     pub progress: ProgressGauges,
 }
 
-/// The worker, bound to its address (port 0 picks a free one, for tests).
+/// The worker, bound to its two addresses (port 0 picks a free one, for tests): the
+/// public one (`/healthz`) and the admin one (`/readyz`, `/metrics`, `/healthz`).
 pub struct Application {
     port: u16,
+    admin_port: u16,
     owner: String,
-    server: Server,
+    servers: Servers,
     stop_sender: watch::Sender<bool>,
     sender: JoinHandle<()>,
     scheduler: JoinHandle<()>,
 }
 
 impl Application {
-    /// Binds the HTTP listener and starts the scheduler and the sender (inside a tokio
+    /// Binds the HTTP listeners and starts the scheduler and the sender (inside a tokio
     /// runtime).
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with_owner(settings, graph_api::claim_loop::lease_owner("broadcast"))
@@ -44,9 +44,9 @@ impl Application {
     /// [`Application::build`] with a chosen lease owner name.
     pub fn build_with_owner(settings: Settings, owner: String) -> anyhow::Result<Self> {
         settings.check()?;
-        let listener = TcpListener::bind(settings.addr)
-            .map_err(|e| anyhow::anyhow!("failed to bind {}: {e}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let public = BoundListener::bind("WORKER_ADDR", settings.addr)?;
+        let admin = BoundListener::bind("ADMIN_ADDR", settings.admin_addr)?;
+        let (port, admin_port) = (public.port(), admin.port());
         let svc = SvcClient::new(&settings.supabase);
         let graph = GraphClient::new(&GraphSettings {
             base_url: settings.graph_url.clone(),
@@ -78,32 +78,37 @@ impl Application {
             metrics: service_runtime::metrics::prometheus_handle(),
             progress: ProgressGauges::default(),
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .service(routes::healthz)
-                .service(routes::readyz)
-                .service(routes::metrics)
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(5)
-        .listen(listener)?
-        .run();
-        tracing::info!(port, %owner, max_mps = settings.max_mps,
+        let public = HttpServer::new(|| App::new().configure(routes::public))
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(5)
+            .listen(public.into_std())?
+            .run();
+        let admin = admin_server(admin, move |config: &mut web::ServiceConfig| {
+            config.app_data(state.clone());
+            routes::admin(config);
+        })?;
+        tracing::info!(port, admin_port, %owner, max_mps = settings.max_mps,
             messaging_limit = %settings.messaging_limit, "broadcast worker started");
         Ok(Self {
             port,
+            admin_port,
             owner,
-            server,
+            servers: Servers::new(public, admin),
             stop_sender,
             sender,
             scheduler,
         })
     }
 
+    /// The public port: `/healthz`.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin port: `/readyz`, `/metrics` and `/healthz`.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
     }
 
     /// The name its leases carry.
@@ -122,13 +127,11 @@ impl Application {
 
     /// Serves in the background (tests, benchmarks).
     pub fn spawn(self) -> RunningWorker {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
         RunningWorker {
             port: self.port,
+            admin_port: self.admin_port,
             owner: self.owner,
-            handle,
-            server,
+            servers: self.servers.spawn(),
             stop_sender: self.stop_sender,
             sender: self.sender,
             scheduler: self.scheduler,
@@ -139,9 +142,9 @@ impl Application {
 /// A worker running in the background.
 pub struct RunningWorker {
     pub port: u16,
+    pub admin_port: u16,
     pub owner: String,
-    handle: ServerHandle,
-    server: JoinHandle<std::io::Result<()>>,
+    servers: RunningServers,
     stop_sender: watch::Sender<bool>,
     sender: JoinHandle<()>,
     scheduler: JoinHandle<()>,
@@ -149,13 +152,14 @@ pub struct RunningWorker {
 
 impl RunningWorker {
     /// Stops like SIGTERM does: no new claims, in-flight sends finish, claims are
-    /// released, the HTTP server stops.
+    /// released, the HTTP servers stop.
     pub async fn stop(self) {
         let _ = self.stop_sender.send(true);
         let _ = self.sender.await;
         let _ = self.scheduler.await;
-        self.handle.stop(true).await;
-        let _ = self.server.await;
+        if let Err(e) = self.servers.stop().await {
+            tracing::error!(error = %e, "the worker's HTTP servers failed while stopping");
+        }
         tracing::info!(owner = %self.owner, "broadcast worker stopped");
     }
 
@@ -166,7 +170,6 @@ impl RunningWorker {
         self.scheduler.abort();
         let _ = self.sender.await;
         let _ = self.scheduler.await;
-        self.handle.stop(false).await;
-        self.server.abort();
+        self.servers.kill().await;
     }
 }

@@ -19,6 +19,7 @@ use helpers::{assert_no_duplicates, spawn_world, APP_SECRET, PHONE_NUMBER_ID};
 fn gateway_settings(project: &testkit::TestProject) -> webhook_gateway::Settings {
     webhook_gateway::Settings {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         supabase: SupabaseSettings {
             url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
             service_role_key: Secret::new(project.service_role_key()),

@@ -1,6 +1,7 @@
 //! Start-up pieces shared by the services.
 
 pub mod config;
+pub mod http;
 pub mod metrics;
 pub mod secret;
 pub mod shutdown;

@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use service_runtime::{ConfigError, Env, Secret};
@@ -7,11 +7,19 @@ use svc_client::SupabaseSettings;
 /// Meta's Graph API.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
+/// `GATEWAY_ADDR`: the public listener (webhooks and `/healthz`).
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
+/// monitoring network (the worker's default is 8091, so both run on one machine).
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090);
 
 /// Everything the gateway needs, parsed at start-up (names as in DESIGN.md).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`.
     pub addr: SocketAddr,
+    /// `ADMIN_ADDR` (default 127.0.0.1:8090): `/readyz`, `/metrics` and `/healthz`.
+    pub admin_addr: SocketAddr,
     pub supabase: SupabaseSettings,
     pub app_secret: Secret,
     pub verify_token: Secret,
@@ -72,7 +80,8 @@ impl OutboundSettings {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: env.parsed_or("GATEWAY_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
+            addr: env.parsed_or("GATEWAY_ADDR", DEFAULT_ADDR)?,
+            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
             supabase: SupabaseSettings::from_env(env)?,
             app_secret: env.secret("WHATSAPP_APP_SECRET")?,
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
@@ -121,6 +130,35 @@ mod tests {
         assert_eq!(s.addr.port(), 8080);
         assert_eq!(s.graph_url, DEFAULT_GRAPH_URL);
         assert_eq!(s.max_mps, 80);
+    }
+
+    #[test]
+    fn the_admin_listener_defaults_to_loopback_and_is_separate_from_the_public_one() {
+        let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
+        assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8090)));
+        let mut pairs = complete();
+        pairs.push(("ADMIN_ADDR", "10.0.0.5:9100"));
+        let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9100)));
+    }
+
+    #[test]
+    fn a_malformed_admin_address_names_its_variable() {
+        for bad in ["localhost", "127.0.0.1", "127.0.0.1:99999", ":8090"] {
+            let mut pairs = complete();
+            pairs.push(("ADMIN_ADDR", bad));
+            let err = Settings::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name, .. } if name == "ADMIN_ADDR"),
+                "{bad}: {err}"
+            );
+            assert!(
+                err.to_string()
+                    .starts_with("environment variable ADMIN_ADDR is invalid"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

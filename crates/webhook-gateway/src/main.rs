@@ -13,6 +13,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let app = Application::build(settings)?;
-    tracing::info!(port = app.port(), "webhook gateway listening");
+    tracing::info!(
+        port = app.port(),
+        admin_port = app.admin_port(),
+        "webhook gateway listening"
+    );
     app.run_until_stopped().await
 }

@@ -1,8 +1,6 @@
-use std::net::TcpListener;
-
-use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
+use service_runtime::http::{admin_server, BoundListener, RunningServers, Servers};
 use svc_client::SvcClient;
 
 use graph_api::{GraphClient, GraphSettings};
@@ -26,19 +24,21 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
 }
 
-/// The gateway, bound to its address (port 0 picks a free one, for tests).
+/// The gateway, bound to its two addresses (port 0 picks a free one, for tests): the
+/// public one (webhooks, `/healthz`) and the admin one (`/readyz`, `/metrics`, `/healthz`).
 pub struct Application {
     port: u16,
-    server: Server,
+    admin_port: u16,
+    servers: Servers,
     stop_sender: watch::Sender<bool>,
     sender: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.addr)
-            .map_err(|e| anyhow::anyhow!("failed to bind {}: {e}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let public = BoundListener::bind("GATEWAY_ADDR", settings.addr)?;
+        let admin = BoundListener::bind("ADMIN_ADDR", settings.admin_addr)?;
+        let (port, admin_port) = (public.port(), admin.port());
         let svc = SvcClient::new(&settings.supabase);
         let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
         let (stop_sender, stop) = watch::channel(false);
@@ -81,53 +81,54 @@ impl Application {
             ingestor,
             metrics: service_runtime::metrics::prometheus_handle(),
         });
-        let server = HttpServer::new(move || {
+        let public_state = state.clone();
+        let public = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
-                .app_data(routes::webhook::payload_config())
-                .service(routes::health::healthz)
-                .service(routes::health::readyz)
-                .service(routes::metrics::metrics)
-                .service(routes::webhook::verify)
-                .service(routes::webhook::receive)
+                .app_data(public_state.clone())
+                .configure(routes::public)
         })
         .disable_signals()
         .shutdown_timeout(20)
-        .listen(listener)?
+        .listen(public.into_std())?
         .run();
+        let admin = admin_server(admin, move |config: &mut web::ServiceConfig| {
+            config.app_data(state.clone());
+            routes::admin(config);
+        })?;
         Ok(Self {
             port,
-            server,
+            admin_port,
+            servers: Servers::new(public, admin),
             stop_sender,
             sender,
         })
     }
 
+    /// The public port: webhooks and `/healthz`.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM/Ctrl-C, then stops gracefully (in-flight requests finish).
+    /// The admin port: `/readyz`, `/metrics` and `/healthz`.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// Serves until SIGTERM/Ctrl-C, then stops gracefully: no new claims, in-flight sends
+    /// and requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
+        let running = self.spawn();
         service_runtime::shutdown::signal().await;
-        let _ = self.stop_sender.send(true);
-        handle.stop(true).await;
-        for task in self.sender {
-            let _ = task.await;
-        }
-        server.await??;
+        running.shutdown().await?;
         Ok(())
     }
 
-    /// For tests: serve in the background until the runtime ends.
+    /// Serves in the background (tests).
     pub fn spawn(self) -> RunningApp {
-        let handle = self.server.handle();
-        tokio::spawn(self.server);
         RunningApp {
             port: self.port,
-            handle,
+            admin_port: self.admin_port,
+            servers: self.servers.spawn(),
             stop_sender: self.stop_sender,
             sender: self.sender,
         }
@@ -137,19 +138,26 @@ impl Application {
 /// A gateway serving in the background (tests).
 pub struct RunningApp {
     pub port: u16,
-    handle: actix_web::dev::ServerHandle,
+    pub admin_port: u16,
+    servers: RunningServers,
     stop_sender: watch::Sender<bool>,
     sender: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningApp {
-    /// Stops like SIGTERM does: no new claims, in-flight sends finish, server stops.
+    /// Stops like SIGTERM does: no new claims, in-flight sends finish, servers stop.
     pub async fn stop(self) {
+        if let Err(e) = self.shutdown().await {
+            tracing::error!(error = %e, "the gateway's HTTP servers failed while stopping");
+        }
+    }
+
+    async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop_sender.send(true);
         for task in self.sender {
             let _ = task.await;
         }
-        self.handle.stop(true).await;
+        self.servers.stop().await
     }
 
     /// Stops abruptly, like kill -9: in-flight work is dropped unrecorded.
@@ -157,6 +165,6 @@ impl RunningApp {
         for task in self.sender {
             task.abort();
         }
-        self.handle.stop(false).await;
+        self.servers.kill().await;
     }
 }

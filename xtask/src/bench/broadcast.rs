@@ -229,6 +229,7 @@ async fn measure(layout: &Layout, bins: &Binaries, port: u16) -> Result<()> {
             ("WHATSAPP_GRAPH_URL", graph_url.clone()),
             ("WHATSAPP_MAX_MPS", max_mps.to_string()),
             ("WORKER_ADDR", format!("127.0.0.1:{}", free_port()?)),
+            ("ADMIN_ADDR", format!("127.0.0.1:{}", free_port()?)),
         ])
     };
 
@@ -427,10 +428,11 @@ fn machine_busy_since((busy_before, total_before): (f64, f64)) -> f64 {
     }
 }
 
+/// The worker's /metrics, on its admin listener (`ADMIN_ADDR`).
 fn worker_metrics_url(env: &[(&'static str, String)]) -> String {
     let addr = env
         .iter()
-        .find(|(k, _)| *k == "WORKER_ADDR")
+        .find(|(k, _)| *k == "ADMIN_ADDR")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     format!("http://{addr}/metrics")

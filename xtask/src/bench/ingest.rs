@@ -55,7 +55,7 @@ pub fn run() -> Result<()> {
         &layout, DB, pgrst_port, 20, DB,
     )?]);
     stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
-    let gateway_port = free_port()?;
+    let (gateway_port, admin_port) = (free_port()?, free_port()?);
     let gateway = Command::new(layout.root().join("target/release/webhook-gateway"))
         .env(
             "SUPABASE_URL",
@@ -70,6 +70,7 @@ pub fn run() -> Result<()> {
         .env("WHATSAPP_ACCESS_TOKEN", "bench")
         .env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
         .env("GATEWAY_ADDR", format!("127.0.0.1:{gateway_port}"))
+        .env("ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
         .env("OUTBOUND_SENDER", "off")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -78,8 +79,9 @@ pub fn run() -> Result<()> {
         .context("failed to start the gateway")?;
     children.0.push(gateway);
     let base = format!("http://127.0.0.1:{gateway_port}");
+    let admin = format!("http://127.0.0.1:{admin_port}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stack::http_status(&format!("{base}/readyz")) != Some(200) {
+    while stack::http_status(&format!("{admin}/readyz")) != Some(200) {
         if Instant::now() > deadline {
             bail!("the gateway did not become ready");
         }
@@ -150,7 +152,7 @@ pub fn run() -> Result<()> {
         stats["p50_ms"], stats["p99_ms"]
     );
     let batch_sizes = runtime.block_on(async {
-        reqwest::get(format!("{base}/metrics"))
+        reqwest::get(format!("{admin}/metrics"))
             .await
             .ok()?
             .text()

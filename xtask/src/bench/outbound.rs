@@ -82,7 +82,7 @@ async fn start_gateway(
     graph_url: &str,
     max_mps: u32,
 ) -> Result<Process> {
-    let port = free_port()?;
+    let (port, admin_port) = (free_port()?, free_port()?);
     let gateway = Process::spawn(
         "webhook-gateway",
         &bins.join("webhook-gateway"),
@@ -102,6 +102,7 @@ async fn start_gateway(
             ("WHATSAPP_GRAPH_URL", graph_url.into()),
             ("WHATSAPP_MAX_MPS", max_mps.to_string()),
             ("GATEWAY_ADDR", format!("127.0.0.1:{port}")),
+            ("ADMIN_ADDR", format!("127.0.0.1:{admin_port}")),
             (
                 "RUST_LOG",
                 std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -112,7 +113,7 @@ async fn start_gateway(
             .join(format!("bench-outbound-gateway-{max_mps}.log")),
     )?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stack::http_status(&format!("http://127.0.0.1:{port}/readyz")) != Some(200) {
+    while stack::http_status(&format!("http://127.0.0.1:{admin_port}/readyz")) != Some(200) {
         if Instant::now() > deadline {
             bail!("the gateway did not become ready");
         }

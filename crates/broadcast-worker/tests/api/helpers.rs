@@ -21,6 +21,7 @@ pub const ADMIN_ID: &str = "00000000-0000-0000-0000-00000000ad01";
 pub fn settings_for(project: &TestProject, sim: &SimulatorHandle, max_mps: u32) -> Settings {
     Settings {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         supabase: SupabaseSettings {
             url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
             service_role_key: Secret::new(project.service_role_key()),

@@ -235,7 +235,12 @@ async fn a_revoked_token_pauses_the_broadcast_without_failing_anyone_and_it_resu
         15,
     )
     .await;
-    let ready: serde_json::Value = w.get(worker.port, "/readyz").await.json().await.unwrap();
+    let ready: serde_json::Value = w
+        .get(worker.admin_port, "/readyz")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["sending"], "paused", "{ready}");
     assert_eq!(
         w.recipients(&id, "failed").await,

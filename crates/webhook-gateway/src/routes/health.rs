@@ -3,13 +3,8 @@ use serde_json::{json, Value};
 
 use crate::startup::AppState;
 
-/// Alive: the process answers.
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
-}
-
-/// Ready: PostgREST and the database answer, with the svc functions the gateway calls.
+/// Ready (admin listener only): PostgREST and the database answer, with the svc
+/// functions the gateway calls.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = async {

@@ -3,7 +3,7 @@ use serde_json::Value;
 
 use crate::startup::AppState;
 
-/// Prometheus text: webhooks by outcome, events by kind, ingest latency, journal backlog.
+/// Prometheus text (admin listener only): webhooks by outcome, events by kind, ingest latency, journal backlog.
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(backlog) = state
@@ -19,7 +19,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         ::metrics::gauge!("gateway_journal_failed_webhooks").set(failed);
         ::metrics::gauge!("gateway_early_statuses").set(early);
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    service_runtime::http::metrics_response(&state.metrics)
 }

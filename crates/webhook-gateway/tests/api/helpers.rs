@@ -16,13 +16,17 @@ pub const PHONE_NUMBER_ID: &str = "106540352242922";
 
 pub struct TestGateway {
     pub project: TestProject,
+    /// The public listener: webhooks and /healthz.
     pub address: String,
+    /// The admin listener: /readyz, /metrics and /healthz.
+    pub admin_address: String,
     pub http: reqwest::Client,
 }
 
 pub fn settings_for(project: &TestProject) -> Settings {
     Settings {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         supabase: SupabaseSettings {
             url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
             service_role_key: Secret::new(project.service_role_key()),
@@ -49,10 +53,11 @@ pub async fn spawn_gateway() -> TestGateway {
     service_runtime::telemetry::init_for_tests();
     let project = TestProject::new().await;
     let app = Application::build(settings_for(&project)).expect("gateway failed to build");
-    let port = app.spawn().port;
+    let running = app.spawn();
     TestGateway {
         project,
-        address: format!("http://127.0.0.1:{port}"),
+        address: format!("http://127.0.0.1:{}", running.port),
+        admin_address: format!("http://127.0.0.1:{}", running.admin_port),
         http: reqwest::Client::new(),
     }
 }
@@ -97,9 +102,19 @@ impl TestGateway {
         request.send().await.expect("gateway unreachable")
     }
 
+    /// GET on the public listener.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET on the admin listener.
+    pub async fn get_admin(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.admin_address))
             .send()
             .await
             .unwrap()
@@ -173,6 +188,7 @@ pub async fn spawn_with_simulator(max_mps: u32) -> SendingSetup {
         gateway: TestGateway {
             project,
             address: format!("http://127.0.0.1:{}", running.port),
+            admin_address: format!("http://127.0.0.1:{}", running.admin_port),
             http: reqwest::Client::new(),
         },
         sim,

@@ -241,7 +241,7 @@ async fn a_revoked_token_pauses_sending_without_failing_anything_and_sending_res
         15,
     )
     .await;
-    let ready: serde_json::Value = s.gateway.get("/readyz").await.json().await.unwrap();
+    let ready: serde_json::Value = s.gateway.get_admin("/readyz").await.json().await.unwrap();
     assert_eq!(ready["sending"], "paused", "{ready}");
     assert_eq!(
         s.gateway

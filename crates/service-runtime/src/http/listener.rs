@@ -1,0 +1,70 @@
+//! Listeners bound at start-up, so a taken port fails the start (not the first request)
+//! and port 0 can pick a free port (tests).
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+/// A TCP listener bound to the address of one setting.
+#[derive(Debug)]
+pub struct BoundListener {
+    listener: TcpListener,
+    port: u16,
+}
+
+/// Binding failed: names the setting, so the operator knows which one to change.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to bind {setting} ({addr}): {source}")]
+pub struct BindError {
+    setting: String,
+    addr: SocketAddr,
+    #[source]
+    source: io::Error,
+}
+
+impl BoundListener {
+    /// Binds `addr`, the value of the environment variable `setting`.
+    pub fn bind(setting: &str, addr: SocketAddr) -> Result<Self, BindError> {
+        let error = |source| BindError {
+            setting: setting.to_owned(),
+            addr,
+            source,
+        };
+        let listener = TcpListener::bind(addr).map_err(error)?;
+        let port = listener.local_addr().map_err(error)?.port();
+        Ok(Self { listener, port })
+    }
+
+    /// The bound port (the one picked, for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn into_std(self) -> TcpListener {
+        self.listener
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_picks_a_free_port() {
+        let bound = BoundListener::bind("ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("loopback binds");
+        assert_ne!(bound.port(), 0);
+    }
+
+    #[test]
+    fn a_taken_address_is_an_error_naming_the_setting() {
+        let taken = BoundListener::bind("GATEWAY_ADDR", SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("loopback binds");
+        let addr = SocketAddr::from(([127, 0, 0, 1], taken.port()));
+        let err = BoundListener::bind("ADMIN_ADDR", addr).expect_err("the port is taken");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("failed to bind ADMIN_ADDR ({addr})")),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The two HTTP listeners of every service: the public one (what the outside world calls)
+//! and the admin one (`ADMIN_ADDR`: `/readyz` and `/metrics`, for monitoring only, since
+//! they reveal why sending is paused, queue depths and database errors, and each request
+//! costs database calls).
+//!
+//! - [`listener`]: binding at start-up, the error naming the variable.
+//! - [`admin`]: the admin server and the `/metrics` response.
+//! - [`servers`]: both servers served and stopped together.
+
+pub mod admin;
+pub mod listener;
+pub mod servers;
+
+pub use admin::{admin_server, metrics_response};
+pub use listener::{BindError, BoundListener};
+pub use servers::{RunningServers, Servers};
+
+use actix_web::{get, HttpResponse};
+
+/// Alive: the process answers (on both listeners).
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}

@@ -4,5 +4,6 @@
 mod health;
 mod helpers;
 mod ingestion;
+mod invitations;
 mod security;
 mod sending;

@@ -166,7 +166,11 @@ fn log_invites(auth: &testkit::AuthStandInHandle, log: &std::path::Path, from: u
     use std::io::Write;
     let received = auth.received();
     if received.len() > from {
-        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
             for r in &received[from..] {
                 let _ = writeln!(
                     file,

@@ -78,7 +78,9 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -174,7 +176,8 @@ impl AuthStandInHandle {
 /// Auth's error body (GoTrue's HTTPError: `code`, `error_code`, `msg`).
 fn auth_error(status: u16, error_code: &str, msg: &str) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).json(json!({ "code": status.as_u16(), "error_code": error_code, "msg": msg }))
+    HttpResponse::build(status)
+        .json(json!({ "code": status.as_u16(), "error_code": error_code, "msg": msg }))
 }
 
 /// The API gateway's error body (Kong: `message`, `hint`).
@@ -195,7 +198,10 @@ fn rfc3339_now() -> String {
         .unwrap_or_default();
     time::OffsetDateTime::from_unix_timestamp(now.as_secs() as i64)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
@@ -247,8 +253,15 @@ async fn invite(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             "Invalid API key",
             "Double check your Supabase `anon` or `service_role` API key.",
         ),
-        Some(_) => match authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")) {
-            None => auth_error(401, "no_authorization", "This endpoint requires a Bearer token"),
+        Some(_) => match authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+        {
+            None => auth_error(
+                401,
+                "no_authorization",
+                "This endpoint requires a Bearer token",
+            ),
             Some(token) if token != config.service_role_key => {
                 auth_error(403, "not_admin", "User not allowed")
             }
@@ -258,9 +271,11 @@ async fn invite(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
                     "bad_json",
                     &format!("Could not parse request body as JSON: {e}"),
                 ),
-                (Ok(_), Some(429)) => {
-                    auth_error(429, "over_email_send_rate_limit", "email rate limit exceeded")
-                }
+                (Ok(_), Some(429)) => auth_error(
+                    429,
+                    "over_email_send_rate_limit",
+                    "email rate limit exceeded",
+                ),
                 (Ok(_), Some(status)) if status >= 500 => {
                     auth_error(status, "unexpected_failure", "Error inviting user")
                 }

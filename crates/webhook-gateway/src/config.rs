@@ -220,7 +220,10 @@ mod tests {
         let mut pairs = complete();
         pairs.push(("SUPABASE_AUTH_URL", "auth.internal"));
         let err = Settings::from_env(&Env::from_pairs(pairs)).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { ref name, .. } if name == "SUPABASE_AUTH_URL"), "{err:?}");
+        assert!(
+            matches!(err, ConfigError::Invalid { ref name, .. } if name == "SUPABASE_AUTH_URL"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub enum InviteOutcome {
 }
 
 /// How an answer from Auth (or its absence) is classified. `None`: no answer in time.
-pub fn classify(result: Option<Result<(), AuthError>>, timeout: Duration) -> InviteOutcome {
+pub fn classify(result: Option<Result<(), &AuthError>>, timeout: Duration) -> InviteOutcome {
     match result {
         None => InviteOutcome::Retry {
             error: format!("no answer from Auth within {} ms", timeout.as_millis()),
@@ -94,7 +94,10 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let auth = AuthClient::new(settings.auth_url.as_str(), service_role_key.expose(), "");
-    tracing::info!(auth_url = settings.auth_url.as_str(), "invitation sender started");
+    tracing::info!(
+        auth_url = settings.auth_url.as_str(),
+        "invitation sender started"
+    );
     while !*stop.borrow() {
         let pause = match svc
             .claim_invitations(&owner, BATCH, settings.lease_seconds())
@@ -103,7 +106,15 @@ pub async fn run(
             Ok(claimed) if !claimed.is_empty() => {
                 let full = claimed.len() == BATCH;
                 for invitation in &claimed {
-                    send_one(&svc, &auth, &service_role_key, &settings, &owner, invitation).await;
+                    send_one(
+                        &svc,
+                        &auth,
+                        &service_role_key,
+                        &settings,
+                        &owner,
+                        invitation,
+                    )
+                    .await;
                 }
                 if full {
                     Duration::ZERO
@@ -137,15 +148,21 @@ async fn send_one(
     owner: &str,
     invitation: &ClaimedInvitation,
 ) {
-    let call = auth.invite_user_by_email(invitation.email.expose(), None, service_role_key.expose());
-    let answer = tokio::time::timeout(settings.request_timeout, call)
-        .await
-        .ok()
-        .map(|r| r.map(|_user| ()));
-    let outcome = match classify(answer, settings.request_timeout) {
+    let call =
+        auth.invite_user_by_email(invitation.email.expose(), None, service_role_key.expose());
+    let answer = tokio::time::timeout(settings.request_timeout, call).await;
+    let classified = match &answer {
+        Err(_elapsed) => classify(None, settings.request_timeout),
+        Ok(Ok(_user)) => classify(Some(Ok(())), settings.request_timeout),
+        Ok(Err(e)) => classify(Some(Err(e)), settings.request_timeout),
+    };
+    let outcome = match classified {
         InviteOutcome::Retry { error } if invitation.attempts >= settings.max_attempts => {
             InviteOutcome::Failed {
-                error: format!("gave up after {} attempts; last error: {error}", invitation.attempts),
+                error: format!(
+                    "gave up after {} attempts; last error: {error}",
+                    invitation.attempts
+                ),
             }
         }
         outcome => outcome,
@@ -186,43 +203,69 @@ async fn send_one(
 mod tests {
     use super::*;
 
-    fn status(code: u16, message: &str) -> Option<Result<(), AuthError>> {
-        Some(Err(AuthError::AuthError {
+    fn status(code: u16, message: &str) -> AuthError {
+        AuthError::AuthError {
             status: code.try_into().unwrap(),
             message: message.into(),
-        }))
+        }
+    }
+
+    fn answer(e: &AuthError) -> Option<Result<(), &AuthError>> {
+        Some(Err(e))
     }
 
     #[test]
     fn success_and_any_2xx_are_sent() {
         let t = Duration::from_secs(1);
         assert_eq!(classify(Some(Ok(())), t), InviteOutcome::Sent);
-        assert_eq!(classify(status(200, "{\"id\": 1}"), t), InviteOutcome::Sent);
+        assert_eq!(
+            classify(answer(&status(200, "{\"id\": 1}")), t),
+            InviteOutcome::Sent
+        );
     }
 
     #[test]
     fn server_errors_rate_limits_and_timeouts_are_retried() {
         let t = Duration::from_millis(1500);
         for code in [500, 502, 503, 504, 429, 408] {
-            assert!(matches!(classify(status(code, "x"), t), InviteOutcome::Retry { .. }), "{code}");
+            assert!(
+                matches!(
+                    classify(answer(&status(code, "x")), t),
+                    InviteOutcome::Retry { .. }
+                ),
+                "{code}"
+            );
         }
         assert_eq!(
             classify(None, t),
-            InviteOutcome::Retry { error: "no answer from Auth within 1500 ms".into() }
+            InviteOutcome::Retry {
+                error: "no answer from Auth within 1500 ms".into()
+            }
         );
     }
 
     #[test]
     fn other_client_errors_fail_with_their_message() {
         let t = Duration::from_secs(1);
+        let registered = status(
+            422,
+            "A user with this email address has already been registered",
+        );
         assert_eq!(
-            classify(status(422, "A user with this email address has already been registered"), t),
+            classify(answer(&registered), t),
             InviteOutcome::Failed {
-                error: "HTTP 422: A user with this email address has already been registered".into()
+                error: "HTTP 422: A user with this email address has already been registered"
+                    .into()
             }
         );
         for code in [400, 401, 403, 404] {
-            assert!(matches!(classify(status(code, "x"), t), InviteOutcome::Failed { .. }), "{code}");
+            assert!(
+                matches!(
+                    classify(answer(&status(code, "x")), t),
+                    InviteOutcome::Failed { .. }
+                ),
+                "{code}"
+            );
         }
     }
 

@@ -59,7 +59,10 @@ impl Invitations {
         let token = self.project.keys().user_token(ADMIN_ID.parse().unwrap());
         let response = self
             .http
-            .post(format!("{}/rest/v1/invitations", self.project.supabase_url()))
+            .post(format!(
+                "{}/rest/v1/invitations",
+                self.project.supabase_url()
+            ))
             .header("apikey", self.project.anon_key())
             .header("Authorization", format!("Bearer {token}"))
             .header("Prefer", "return=representation")
@@ -96,7 +99,9 @@ impl Invitations {
     async fn wait_for_status(&self, id: &str, status: &str) {
         wait_for_count(
             &self.project,
-            &format!("select count(*) from public.invitations where id = '{id}' and status = '{status}'"),
+            &format!(
+                "select count(*) from public.invitations where id = '{id}' and status = '{status}'"
+            ),
             1,
             10,
         )
@@ -107,7 +112,9 @@ impl Invitations {
 #[tokio::test]
 async fn an_invitation_an_admin_inserts_is_sent_once_through_auth_with_the_service_role_key() {
     let t = spawn_with_auth().await;
-    let id = t.invite_as_admin("Nueva.Agente@example.test", "admin").await;
+    let id = t
+        .invite_as_admin("Nueva.Agente@example.test", "admin")
+        .await;
     t.wait_for_status(&id, "sent").await;
 
     // A few more polls: nothing is sent again.
@@ -115,8 +122,14 @@ async fn an_invitation_an_admin_inserts_is_sent_once_through_auth_with_the_servi
     let received = t.auth.received();
     assert_eq!(received.len(), 1, "{received:?}");
     let service_role_key = t.project.service_role_key();
-    assert_eq!(received[0].email.as_deref(), Some("Nueva.Agente@example.test"));
-    assert_eq!(received[0].apikey.as_deref(), Some(service_role_key.as_str()));
+    assert_eq!(
+        received[0].email.as_deref(),
+        Some("Nueva.Agente@example.test")
+    );
+    assert_eq!(
+        received[0].apikey.as_deref(),
+        Some(service_role_key.as_str())
+    );
     assert_eq!(
         received[0].authorization.as_deref(),
         Some(format!("Bearer {service_role_key}").as_str())
@@ -153,7 +166,11 @@ async fn an_invitation_auth_refuses_fails_at_once_with_the_error_visible_to_admi
     t.wait_for_status(&id, "failed").await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(t.auth.received().len(), 1, "a permanent error is never retried");
+    assert_eq!(
+        t.auth.received().len(),
+        1,
+        "a permanent error is never retried"
+    );
     let seen = t.read_as_admin(&id).await;
     assert_eq!(seen["attempts"], 1);
     assert_eq!(

@@ -11,7 +11,7 @@
 --
 -- Runs as role postgres (BYPASSRLS, may insert into auth.users); everything is rolled back.
 begin;
-select plan(443);
+select plan(449);
 
 -- Extensions -----------------------------------------------------------------------------
 select has_extension('extensions', 'uuid-ossp', 'extension uuid-ossp is installed in schema extensions');
@@ -672,6 +672,35 @@ select throws_ok(
   '23505', 'duplicate key value violates unique constraint "broadcast_recipients_wa_message_id_key"',
   'a second recipient with the same wamid is rejected');
 
+-- invitations (extension, migration 20261207002000): roles, statuses, address shape, leases.
+select lives_ok(
+  $$insert into public.invitations (id, email, role) values
+      ('00000000-0000-4000-e000-000000000001', 'check.admin@test.invalid', 'admin'),
+      ('00000000-0000-4000-e000-000000000002', 'check.agent@test.invalid', 'agent')$$,
+  'invitations.role accepts admin and agent');
+select throws_ok(
+  $$insert into public.invitations (email, role) values ('check.owner@test.invalid', 'owner')$$,
+  '23514', 'new row for relation "invitations" violates check constraint "invitations_role_check"',
+  'invitations.role rejects owner');
+select lives_ok(
+  $q$do $d$ declare v text; begin
+      foreach v in array array['sent', 'failed', 'accepted', 'revoked', 'pending'] loop
+        update public.invitations set status = v where id = '00000000-0000-4000-e000-000000000001';
+      end loop; end $d$$q$,
+  'invitations.status accepts pending, sent, failed, accepted and revoked');
+select throws_ok(
+  $$update public.invitations set status = 'expired' where id = '00000000-0000-4000-e000-000000000001'$$,
+  '23514', 'new row for relation "invitations" violates check constraint "invitations_status_check"',
+  'invitations.status rejects expired');
+select throws_ok(
+  $$insert into public.invitations (email) values ('not an email')$$,
+  '23514', 'new row for relation "invitations" violates check constraint "invitations_email_format"',
+  'invitations.email rejects a value that is not an address');
+select throws_ok(
+  $$update public.invitations set lease_owner = 'sender' where id = '00000000-0000-4000-e000-000000000002'$$,
+  '23514', 'new row for relation "invitations" violates check constraint "invitations_lease_complete"',
+  'an invitation''s lease has an owner and an expiry, or neither');
+
 -- Every CHECK constraint of schema public is one proven above.
 select set_eq(
   $$select (select relname from pg_class where oid = conrelid)::text collate "default" || '.' || conname from pg_constraint
@@ -685,7 +714,9 @@ select set_eq(
     'message_templates.message_templates_parameters_check', 'message_templates.message_templates_identity_complete',
     'broadcast_messages.broadcast_messages_status_check', 'broadcast_messages.broadcast_messages_audience_check',
     'broadcast_messages.broadcast_messages_scheduled_has_time',
-    'broadcast_recipients.broadcast_recipients_status_check'],
+    'broadcast_recipients.broadcast_recipients_status_check',
+    'invitations.invitations_role_check', 'invitations.invitations_status_check',
+    'invitations.invitations_email_format', 'invitations.invitations_lease_complete'],
   'every CHECK constraint of schema public is proven by behaviour in this file');
 
 -- Row level security ---------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 -- Extension 1: every auth.users row has a public.users profile, made and kept in step by
 -- the trigger on auth.users (private.sync_profile_from_auth_user).
 -- The role comes from raw_app_meta_data only (set by the service role or an admin), never
--- from raw_user_meta_data, which users edit themselves through Auth. Default: agent.
+-- from raw_user_meta_data, which users edit themselves through Auth. Without such a role
+-- the profile is an INACTIVE agent: anyone can sign up on a hosted project, so a sign-up
+-- nobody invited can do nothing (invitations: 03-invitations.sql).
 begin;
-select plan(36);
+select plan(42);
 
 -- An admin, as the service role / dashboard creates one: role in app metadata.
 insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data) values
@@ -22,12 +24,14 @@ select isnt((select created_at from public.users where id = '00000000-0000-4000-
 insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data) values
   ('00000000-0000-4000-a100-000000000002', 'jorge@example.test', '{"role": "agent"}', '{"full_name": "Jorge Ruiz"}');
 select is((select role from public.users where id = '00000000-0000-4000-a100-000000000002'), 'agent', 'app metadata role agent gives an agent');
+select is((select status from public.users where id = '00000000-0000-4000-a100-000000000002'), 'active', 'app metadata role agent (the operator''s word) gives an active agent');
 select is((select full_name from public.users where id = '00000000-0000-4000-a100-000000000002'), 'Jorge Ruiz', 'full_name comes from user metadata');
 
 -- No role and no full_name at all.
 insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data) values
   ('00000000-0000-4000-a100-000000000003', 'pedro.gomez@example.test', '{"provider": "email"}', '{}');
 select is((select role from public.users where id = '00000000-0000-4000-a100-000000000003'), 'agent', 'without a role in app metadata the profile is an agent');
+select is((select status from public.users where id = '00000000-0000-4000-a100-000000000003'), 'inactive', 'without a role in app metadata (and no invitation) the profile is inactive');
 select is((select full_name from public.users where id = '00000000-0000-4000-a100-000000000003'), 'pedro.gomez', 'without full_name the email''s local part is used');
 
 -- Both metadata columns null (as a bare insert leaves them).
@@ -67,6 +71,7 @@ select is((select role from public.users where id = '00000000-0000-4000-a100-000
 update auth.users set raw_user_meta_data = '{"role": "admin", "full_name": "Mallory Admin"}'
  where id = '00000000-0000-4000-a100-000000000010';
 select is((select role from public.users where id = '00000000-0000-4000-a100-000000000010'), 'agent', 'a user who later writes role admin into user metadata stays an agent');
+select is((select status from public.users where id = '00000000-0000-4000-a100-000000000010'), 'inactive', '... and stays inactive');
 
 -- Auth itself (supabase_auth_admin, the owner of auth.users) inserts users on Supabase: the
 -- SECURITY DEFINER trigger works for it too.
@@ -75,14 +80,15 @@ insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_d
   ('00000000-0000-4000-a100-000000000020', 'authenticated', 'authenticated', 'signup@example.test', '{"provider": "email"}', '{"full_name": "Nueva Agente", "role": "admin"}');
 reset role;
 select results_eq(
-  $$select email, full_name, role from public.users where id = '00000000-0000-4000-a100-000000000020'$$,
-  $$values ('signup@example.test'::text, 'Nueva Agente'::text, 'agent'::text)$$,
-  'a user inserted by supabase_auth_admin (Auth) gets an agent profile');
+  $$select email, full_name, role, status from public.users where id = '00000000-0000-4000-a100-000000000020'$$,
+  $$values ('signup@example.test'::text, 'Nueva Agente'::text, 'agent'::text, 'inactive'::text)$$,
+  'a sign-up inserted by supabase_auth_admin (Auth) gets an inactive agent profile: signing up grants nothing');
 
 -- A phone-only auth user (no email) still gets a profile (public.users.email is not null).
 insert into auth.users (id, phone, raw_app_meta_data) values
   ('00000000-0000-4000-a100-000000000021', '34611111111', '{"provider": "phone"}');
 select is((select role from public.users where id = '00000000-0000-4000-a100-000000000021'), 'agent', 'a phone-only auth user gets an agent profile');
+select is((select status from public.users where id = '00000000-0000-4000-a100-000000000021'), 'inactive', 'a phone-only auth user is inactive');
 select is((select email from public.users where id = '00000000-0000-4000-a100-000000000021'),
   '00000000-0000-4000-a100-000000000021@users.invalid', 'a phone-only auth user gets a placeholder email');
 
@@ -109,6 +115,19 @@ select is((select email from public.users where id = '00000000-0000-4000-a100-00
 -- Other auth.users updates leave the profile's email alone.
 update auth.users set last_sign_in_at = now() where id = '00000000-0000-4000-a100-000000000003';
 select is((select email from public.users where id = '00000000-0000-4000-a100-000000000003'), 'pedro.gomez@example.test', 'an update without an email change leaves the profile''s email');
+
+-- The operator's bootstrap: a role set in app metadata later (service role only) makes an
+-- existing user active with that role; an invalid one changes nothing.
+update auth.users set raw_app_meta_data = raw_app_meta_data || '{"role": "Admin"}' where id = '00000000-0000-4000-a100-000000000003';
+select results_eq(
+  $$select role, status from public.users where id = '00000000-0000-4000-a100-000000000003'$$,
+  $$values ('agent'::text, 'inactive'::text)$$,
+  'an invalid role set later in app metadata changes nothing');
+update auth.users set raw_app_meta_data = raw_app_meta_data || '{"role": "admin"}' where id = '00000000-0000-4000-a100-000000000003';
+select results_eq(
+  $$select role, status from public.users where id = '00000000-0000-4000-a100-000000000003'$$,
+  $$values ('admin'::text, 'active'::text)$$,
+  'an operator who sets role admin in an existing user''s app metadata makes them an active admin (the first admin)');
 
 -- Deleting the auth user deletes the profile (on delete cascade).
 select lives_ok($$delete from auth.users where id = '00000000-0000-4000-a100-000000000004'$$, 'an auth user with a profile can be deleted');

@@ -200,6 +200,7 @@ select results_eq(
   $$values
     ('contacts', 'guard_contacts_status', 'private.deny_contact_status_change'),
     ('conversations', 'guard_conversations_assignment', 'private.deny_assignment_change'),
+    ('invitations', 'guard_invitations_status', 'private.deny_invitation_status_change'),
     ('users', 'guard_users_profile', 'private.deny_others_profile_change'),
     ('users', 'guard_users_role_status', 'private.deny_role_status_change'),
     ('users', 'guard_users_role_status_self', 'private.deny_own_role_status_change')$$,
@@ -208,7 +209,7 @@ select results_eq(
 -- Helpers' answers ---------------------------------------------------------------------
 insert into auth.users (id, email, raw_app_meta_data)
 values ('00000000-0000-4000-8000-0000000000f1', 'helper.admin@example.test', '{"role": "admin"}'),
-       ('00000000-0000-4000-8000-0000000000f2', 'helper.agent@example.test', '{}');
+       ('00000000-0000-4000-8000-0000000000f2', 'helper.agent@example.test', '{"role": "agent"}');
 
 set local request.jwt.claims to '{"sub": "00000000-0000-4000-8000-0000000000f1", "role": "authenticated"}';
 select results_eq($$select private.is_admin(), private.is_active_user(), private.active_user_id()$$,

@@ -9,6 +9,8 @@ pub const WORKER_ADDR: &str = "127.0.0.1:8081";
 pub const GATEWAY_ADMIN_ADDR: &str = "127.0.0.1:8090";
 pub const WORKER_ADMIN_ADDR: &str = "127.0.0.1:8091";
 pub const SIMULATOR_ADDR: &str = "127.0.0.1:54340";
+/// The stand-in for Supabase Auth's admin invite endpoint (no Auth server runs locally).
+pub const AUTH_STANDIN_ADDR: &str = "127.0.0.1:54341";
 /// The business number of Meta's documented examples.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const ACCESS_TOKEN: &str = "local-dev-access-token";
@@ -17,6 +19,10 @@ pub const VERIFY_TOKEN: &str = "local-dev-verify-token";
 
 pub fn gateway_url() -> String {
     format!("http://{GATEWAY_ADDR}")
+}
+
+pub fn auth_standin_url() -> String {
+    format!("http://{AUTH_STANDIN_ADDR}")
 }
 
 pub fn simulator_url() -> String {
@@ -42,6 +48,7 @@ pub fn service_env() -> Vec<(String, String)> {
         env.push((k.into(), v.into()));
     }
     env.push(("WHATSAPP_GRAPH_URL".into(), simulator_url()));
+    env.push(("SUPABASE_AUTH_URL".into(), auth_standin_url()));
     env.push((
         "SIM_WEBHOOK_URL".into(),
         format!("{}/webhooks/whatsapp", gateway_url()),

@@ -1,5 +1,6 @@
-//! `cargo xtask up`: the stack, the webhook gateway, the broadcast worker and the
-//! WhatsApp simulator wired together, in the foreground until Ctrl-C.
+//! `cargo xtask up`: the stack, the webhook gateway, the broadcast worker, the WhatsApp
+//! simulator and the stand-in for Supabase Auth's invite endpoint wired together, in the
+//! foreground until Ctrl-C.
 
 use std::fs::File;
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,7 @@ pub fn run() -> Result<()> {
         local::WORKER_ADDR,
         local::WORKER_ADMIN_ADDR,
         local::SIMULATOR_ADDR,
+        local::AUTH_STANDIN_ADDR,
     ] {
         if std::net::TcpStream::connect(addr).is_ok() {
             bail!("{addr} is already in use: is another `cargo xtask up` running? Stop it first");
@@ -45,6 +47,17 @@ pub fn run() -> Result<()> {
         ]),
         "cargo build",
     )?;
+    // Auth's invite endpoint, in this process: the gateway's SUPABASE_AUTH_URL points here,
+    // so an invitation an admin inserts is "sent" and shows in auth.log.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let keys = testkit::Keys::default();
+    let auth = runtime.block_on(testkit::AuthStandIn::start(testkit::AuthStandInConfig {
+        addr: local::AUTH_STANDIN_ADDR.parse()?,
+        service_role_key: keys.service_role_key(),
+        anon_key: keys.anon_key(),
+    }))?;
+    let auth_log = layout.logs().join("auth.log");
+    let _ = std::fs::remove_file(&auth_log);
     let bin = layout.root().join("target/debug");
     let env = local::service_env();
     let mut services = Vec::new();
@@ -76,12 +89,13 @@ pub fn run() -> Result<()> {
     }
     print_where(&layout);
 
-    let runtime = tokio::runtime::Runtime::new()?;
     let exited = runtime.block_on(async {
+        let mut logged = 0;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return None,
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    logged = log_invites(&auth, &auth_log, logged);
                     for s in services.iter_mut() {
                         if let Ok(Some(status)) = s.child.try_wait() {
                             return Some((s.name, status, s.log.clone()));
@@ -159,6 +173,30 @@ fn stop_all(services: &mut [Service]) {
     }
 }
 
+/// Appends the invite requests the Auth stand-in received since `from` to `log` (one
+/// line each: address and status; never the keys), and returns how many are logged.
+fn log_invites(auth: &testkit::AuthStandInHandle, log: &std::path::Path, from: usize) -> usize {
+    use std::io::Write;
+    let received = auth.received();
+    if received.len() > from {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            for r in &received[from..] {
+                let _ = writeln!(
+                    file,
+                    "POST /auth/v1/invite email={} -> {}",
+                    r.email.as_deref().unwrap_or("-"),
+                    r.status
+                );
+            }
+        }
+    }
+    received.len()
+}
+
 fn tail(log: &std::path::Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -174,7 +212,8 @@ fn print_where(layout: &Layout) {
          broadcast worker  http://{wk}   (/healthz)\n    \
          its admin       http://{wk_admin}   (/readyz, /metrics, /healthz; loopback only)\n  \
          WhatsApp simulator {sim}   (Graph API stand-in; admin API under /_sim)\n  \
-         service logs      {logs}/{{gateway,worker,simulator}}.log\n\n\
+         Auth stand-in     {auth}   (POST /auth/v1/invite: invitation emails, logged to auth.log)\n  \
+         service logs      {logs}/{{gateway,worker,simulator,auth}}.log\n\n\
          Try: cargo xtask demo\n     cargo xtask simulate inbound --from 34600111222 --text 'Hola'\n\
          Ctrl-C stops the services.",
         gw = local::gateway_url(),
@@ -182,6 +221,7 @@ fn print_where(layout: &Layout) {
         wk = local::WORKER_ADDR,
         wk_admin = local::WORKER_ADMIN_ADDR,
         sim = local::simulator_url(),
+        auth = local::auth_standin_url(),
         logs = layout.logs().display(),
     );
 }

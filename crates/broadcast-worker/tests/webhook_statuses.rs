@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings};
-use webhook_gateway::config::OutboundSettings;
+use webhook_gateway::config::{InvitationSettings, OutboundSettings};
 
 use helpers::{assert_no_duplicates, spawn_world, APP_SECRET, PHONE_NUMBER_ID};
 
@@ -39,6 +39,9 @@ fn gateway_settings(project: &testkit::TestProject) -> webhook_gateway::Settings
             probe_seconds: 1,
             retry_base_delay: Duration::from_millis(100),
         },
+        invitations: InvitationSettings::for_tests(
+            ProjectUrl::parse(&project.supabase_url()).unwrap(),
+        ),
     }
 }
 

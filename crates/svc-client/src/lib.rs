@@ -7,6 +7,7 @@
 pub mod broadcasts;
 mod client;
 mod error;
+mod invitations;
 mod outbound;
 mod outcomes;
 mod read_receipts;
@@ -14,6 +15,7 @@ mod settings;
 
 pub use client::SvcClient;
 pub use error::SvcError;
+pub use invitations::{ClaimedInvitation, InviteeEmail};
 pub use outcomes::OutcomeBatcher;
 pub use read_receipts::ReadReceipt;
 pub use settings::{ProjectUrl, SupabaseSettings};

@@ -102,7 +102,7 @@ async fn inserts_and_updates_of_the_published_tables_reach_realtime_and_nothing_
         .batch_execute(
             "set synchronous_commit = on;
              insert into auth.users (id, email, raw_app_meta_data)
-               values ('00000000-0000-4000-8000-000000000001', 'agent@example.test', '{}'),
+               values ('00000000-0000-4000-8000-000000000001', 'agent@example.test', '{\"role\": \"agent\"}'),
                       ('00000000-0000-4000-8000-000000000002', 'admin@example.test', '{\"role\": \"admin\"}');
              insert into public.contacts (id, phone, wa_id, full_name)
                values ('00000000-0000-4000-8000-000000000010', '+5491100000001', '5491100000001', 'Customer');

@@ -2,7 +2,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use service_runtime::{ConfigError, Env, Secret};
-use svc_client::SupabaseSettings;
+use svc_client::{ProjectUrl, SupabaseSettings};
 
 /// Meta's Graph API.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
@@ -29,6 +29,89 @@ pub struct Settings {
     pub api_version: String,
     pub max_mps: u32,
     pub outbound: OutboundSettings,
+    pub invitations: InvitationSettings,
+}
+
+/// Invitations: the gateway asks Supabase Auth to send each invitation's email.
+#[derive(Debug, Clone)]
+pub struct InvitationSettings {
+    /// `INVITATION_SENDER` (default on): off leaves invitations pending.
+    pub enabled: bool,
+    /// `SUPABASE_AUTH_URL` (default `SUPABASE_URL`): the project whose Auth admin API,
+    /// `<url>/auth/v1`, sends invite emails (called with the service-role key).
+    pub auth_url: ProjectUrl,
+    /// `INVITATION_REQUEST_TIMEOUT_MS` (default 10000): past it the attempt is retried.
+    pub request_timeout: Duration,
+    /// `INVITATION_RETRY_BASE_MS` (default 5000): the first retry's delay; doubles after
+    /// each retryable error (5xx, 429, timeout, unreachable), at most an hour.
+    pub retry_base_delay: Duration,
+    /// `INVITATION_MAX_ATTEMPTS` (default 8): after so many, the invitation fails.
+    pub max_attempts: u32,
+    /// How often an idle sender looks for new invitations.
+    pub poll_interval: Duration,
+}
+
+impl InvitationSettings {
+    pub fn from_env(env: &Env, supabase: &SupabaseSettings) -> Result<Self, ConfigError> {
+        let enabled = match env.optional("INVITATION_SENDER").as_deref() {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "INVITATION_SENDER".into(),
+                    reason: format!("expected on or off, got {other:?}"),
+                })
+            }
+        };
+        let auth_url = match env.optional("SUPABASE_AUTH_URL") {
+            None => supabase.url.clone(),
+            Some(raw) => ProjectUrl::parse(&raw).map_err(|reason| ConfigError::Invalid {
+                name: "SUPABASE_AUTH_URL".into(),
+                reason,
+            })?,
+        };
+        let max_attempts = match env.parsed_or("INVITATION_MAX_ATTEMPTS", 8u32)? {
+            0 => {
+                return Err(ConfigError::Invalid {
+                    name: "INVITATION_MAX_ATTEMPTS".into(),
+                    reason: "must be at least 1".into(),
+                })
+            }
+            n => n,
+        };
+        Ok(Self {
+            enabled,
+            auth_url,
+            request_timeout: Duration::from_millis(
+                env.parsed_or("INVITATION_REQUEST_TIMEOUT_MS", 10_000)?,
+            ),
+            retry_base_delay: Duration::from_millis(
+                env.parsed_or("INVITATION_RETRY_BASE_MS", 5_000)?,
+            ),
+            max_attempts,
+            poll_interval: Duration::from_secs(1),
+        })
+    }
+
+    /// For tests: off until a test turns it on, fast retries, Auth at `auth_url`.
+    pub fn for_tests(auth_url: ProjectUrl) -> Self {
+        Self {
+            enabled: false,
+            auth_url,
+            request_timeout: Duration::from_secs(2),
+            retry_base_delay: Duration::from_millis(50),
+            max_attempts: 3,
+            poll_interval: Duration::from_millis(50),
+        }
+    }
+
+    /// A claim is held for twice the request timeout (at least 30 s): long enough for the
+    /// call and the record, short enough that a dead sender's invitations come back soon.
+    pub fn lease_seconds(&self) -> u32 {
+        u32::try_from(self.request_timeout.as_secs().saturating_mul(2))
+            .unwrap_or(u32::MAX)
+            .max(30)
+    }
 }
 
 /// The outbound sender's knobs (all optional).
@@ -79,10 +162,12 @@ impl OutboundSettings {
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let supabase = SupabaseSettings::from_env(env)?;
         Ok(Self {
+            invitations: InvitationSettings::from_env(env, &supabase)?,
             addr: env.parsed_or("GATEWAY_ADDR", DEFAULT_ADDR)?,
             admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
-            supabase: SupabaseSettings::from_env(env)?,
+            supabase,
             app_secret: env.secret("WHATSAPP_APP_SECRET")?,
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
             access_token: env.secret("WHATSAPP_ACCESS_TOKEN")?,
@@ -130,6 +215,24 @@ mod tests {
         assert_eq!(s.addr.port(), 8080);
         assert_eq!(s.graph_url, DEFAULT_GRAPH_URL);
         assert_eq!(s.max_mps, 80);
+        assert!(s.invitations.enabled);
+        assert_eq!(s.invitations.auth_url.as_str(), "http://127.0.0.1:54321");
+        assert_eq!(s.invitations.max_attempts, 8);
+    }
+
+    #[test]
+    fn the_auth_url_can_point_elsewhere_and_is_checked() {
+        let mut pairs = complete();
+        pairs.push(("SUPABASE_AUTH_URL", "http://127.0.0.1:54341/"));
+        let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(s.invitations.auth_url.as_str(), "http://127.0.0.1:54341");
+        let mut pairs = complete();
+        pairs.push(("SUPABASE_AUTH_URL", "auth.internal"));
+        let err = Settings::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { ref name, .. } if name == "SUPABASE_AUTH_URL"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Application {
         let svc = SvcClient::new(&settings.supabase);
         let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
         let (stop_sender, stop) = watch::channel(false);
-        let sender = if settings.outbound.enabled {
+        let mut sender = if settings.outbound.enabled {
             let graph = GraphClient::new(&GraphSettings {
                 base_url: settings.graph_url.clone(),
                 api_version: settings.api_version.clone(),
@@ -69,12 +69,28 @@ impl Application {
                 sender_settings.lease_seconds,
                 stop.clone(),
             ));
-            let replies = tokio::spawn(sender::run(svc.clone(), graph, sender_settings, stop));
+            let replies = tokio::spawn(sender::run(
+                svc.clone(),
+                graph,
+                sender_settings,
+                stop.clone(),
+            ));
             vec![replies, receipts]
         } else {
             tracing::info!("outbound sender is off (OUTBOUND_SENDER=off)");
             Vec::new()
         };
+        if settings.invitations.enabled {
+            sender.push(tokio::spawn(sender::invitations::run(
+                svc.clone(),
+                settings.supabase.service_role_key.clone(),
+                settings.invitations.clone(),
+                graph_api::claim_loop::lease_owner("gateway"),
+                stop.clone(),
+            )));
+        } else {
+            tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
+        }
         let state = web::Data::new(AppState {
             settings,
             svc,

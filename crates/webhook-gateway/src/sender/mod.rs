@@ -9,6 +9,7 @@
 //!   account errors pause all sending, and an unknown outcome is never retried (the API
 //!   has no idempotency key; see the README's sending policy).
 
+pub mod invitations;
 pub mod job;
 mod outcome;
 pub mod read_receipts;

@@ -6,7 +6,7 @@ use service_runtime::Secret;
 use std::time::Duration;
 use svc_client::{ProjectUrl, SupabaseSettings};
 use testkit::TestProject;
-use webhook_gateway::config::OutboundSettings;
+use webhook_gateway::config::{InvitationSettings, OutboundSettings};
 use webhook_gateway::{Application, Settings};
 
 pub const APP_SECRET: &str = "test-app-secret";
@@ -46,6 +46,9 @@ pub fn settings_for(project: &TestProject) -> Settings {
             probe_seconds: 1,
             retry_base_delay: Duration::from_millis(100),
         },
+        invitations: InvitationSettings::for_tests(
+            ProjectUrl::parse(&project.supabase_url()).unwrap(),
+        ),
     }
 }
 

@@ -5,5 +5,6 @@ mod business_messages;
 mod health;
 mod helpers;
 mod ingestion;
+mod invitations;
 mod security;
 mod sending;

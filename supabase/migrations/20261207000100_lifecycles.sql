@@ -60,6 +60,26 @@ create trigger a_enforce_broadcast_lifecycle
 
 -- Conversations ---------------------------------------------------------------------------
 
+-- Whether the customer has moved on from this conversation: another conversation of the
+-- contact is newer, or open. A superseded archived conversation is closed for good.
+create or replace function private.is_superseded(p_conversation public.conversations)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select exists (
+    select from public.conversations c
+     where c.contact_id = p_conversation.contact_id
+       and c.id <> p_conversation.id
+       and (c.created_at > p_conversation.created_at
+            or (c.created_at = p_conversation.created_at and c.id > p_conversation.id)
+            or c.status is distinct from 'archived'))
+$$;
+comment on function private.is_superseded(public.conversations) is
+  'True when another conversation of the same contact is newer or open (the customer has moved on).';
+revoke execute on function private.is_superseded(public.conversations) from public, anon, authenticated;
+
 -- SECURITY DEFINER: whether a newer conversation of the contact exists must be answered
 -- whatever the caller may see, and the answer given to the caller reveals nothing else.
 create or replace function private.enforce_conversation_reopen()
@@ -73,17 +93,9 @@ begin
   -- for it: either the customer's new conversation is committed and seen below, or it is
   -- opened after this reopen commits (and then finds this conversation open).
   perform from public.contacts k where k.id = new.contact_id for no key update;
-  if exists (
-    select from public.conversations c
-     where c.contact_id = new.contact_id
-       and c.id <> new.id
-       and (c.created_at > new.created_at
-            or (c.created_at = new.created_at and c.id > new.id)
-            or c.status is distinct from 'archived')
-  ) then
+  if private.is_superseded(new) then
     raise exception 'this conversation is closed for good: only a customer''s latest conversation can be reopened'
-      using errcode = '55000',
-            hint = 'The customer has written since it was archived; their messages continue in the conversation the team has now.';
+      using errcode = '55000';
   end if;
   return new;
 end;
@@ -98,31 +110,35 @@ create trigger a_enforce_conversation_reopen
   when (old.status = 'archived' and new.status is distinct from 'archived')
   execute function private.enforce_conversation_reopen();
 
--- Templates of sending broadcasts -----------------------------------------------------------
--- A broadcast that is sending keeps its template: editing that template's WhatsApp
--- identity, parameter layout or text would swap it mid-send from the other side.
-create or replace function private.keep_sending_broadcasts_template()
+-- Templates of broadcasts that began sending ------------------------------------------------
+-- A broadcast that has begun sending keeps its template: editing that template's WhatsApp
+-- identity, parameter layout or text would swap it mid-send from the other side, change
+-- what a retried recipient receives, or rewrite the record of what was sent.
+create or replace function private.keep_sent_broadcasts_template()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  if exists (select from public.broadcast_messages b where b.template_id = old.id and b.status = 'sending') then
-    raise exception 'a broadcast is sending this template: its WhatsApp name, language, parameters and text can''t change now'
+  -- Waits for a broadcast starting right now (its status update) and then sees it.
+  perform from public.broadcast_messages b where b.template_id = old.id for share;
+  if exists (select from public.broadcast_messages b
+              where b.template_id = old.id and b.status not in ('draft', 'scheduled')) then
+    raise exception 'a broadcast has begun sending this template: its WhatsApp name, language, parameters and text can''t change'
       using errcode = '55000',
-            hint = 'Wait until the broadcast completes or cancel it, or create a new template.';
+            hint = 'Create a new template instead.';
   end if;
   return new;
 end;
 $$;
-comment on function private.keep_sending_broadcasts_template() is
-  'Guard trigger: the template of a sending broadcast keeps its WhatsApp identity, parameters and text.';
-revoke execute on function private.keep_sending_broadcasts_template() from public, anon, authenticated;
+comment on function private.keep_sent_broadcasts_template() is
+  'Guard trigger: the template of a broadcast that began sending keeps its WhatsApp identity, parameters and text.';
+revoke execute on function private.keep_sent_broadcasts_template() from public, anon, authenticated;
 
-create trigger a_keep_sending_broadcasts_template
+create trigger a_keep_sent_broadcasts_template
   before update of wa_template_name, language_code, parameters, content on public.message_templates
   for each row
   when ((old.wa_template_name, old.language_code, old.parameters, old.content)
         is distinct from (new.wa_template_name, new.language_code, new.parameters, new.content))
-  execute function private.keep_sending_broadcasts_template();
+  execute function private.keep_sent_broadcasts_template();

@@ -25,15 +25,34 @@
 -- messages.template_id ---------------------------------------------------------------------
 
 alter table public.messages
-  add column template_id uuid references public.message_templates (id);
+  add column template_id uuid references public.message_templates (id) on delete set null;
 comment on column public.messages.template_id is
-  'The approved template an agent sent (message_type template); resolved into metadata.template at insert.';
+  'The approved template an agent sent (message_type template); resolved into metadata.template at insert. Deleting the template keeps the message''s record (metadata.template, content).';
 create index idx_messages_template_id on public.messages (template_id);
 alter table public.messages
   add constraint messages_template_id_only_for_templates
   check (template_id is null or message_type = 'template');
 
 grant insert (template_id) on public.messages to authenticated;
+
+-- Template messages queued before this migration named their template in metadata: they
+-- are not sent (nothing says the agent could choose that template).
+with stale as (
+  delete from svc.outbound_jobs j
+   using public.messages m
+   where m.id = j.message_id and m.message_type = 'template' and m.template_id is null
+     and j.lease_owner is null
+  returning j.message_id
+)
+update public.messages m
+   set status = 'failed',
+       error_data = jsonb_build_object(
+         'code', 'template_not_chosen',
+         'title', 'Template not sent',
+         'details', 'This template was named in metadata instead of chosen from the approved templates; choose it again to send it.',
+         'source', 'sender', 'at', now())
+  from stale
+ where m.id = stale.message_id and m.status = 'pending';
 
 -- Reachability ------------------------------------------------------------------------------
 
@@ -92,8 +111,29 @@ declare
   v_given jsonb := nullif(new.metadata -> 'parameters', 'null'::jsonb);
   v_values jsonb;
   v_count int;
-  v_text text;
+  v_conversation public.conversations%rowtype;
 begin
+  select * into v_conversation from public.conversations c where c.id = new.conversation_id;
+  -- An API user writing into a conversation they can't see: say nothing here (this
+  -- function sees every row), the insert policy refuses it (42501). Mirrors the
+  -- conversations' select policy.
+  if auth.uid() is not null
+     and not coalesce(v_conversation.assigned_agent_id = private.active_user_id() or private.is_admin(), false) then
+    return new;
+  end if;
+
+  if new.metadata is not null and jsonb_typeof(new.metadata) <> 'object' then
+    raise exception 'metadata must be a JSON object'
+      using errcode = '22023';
+  end if;
+
+  -- A conversation closed for good (archived, and the customer has a newer one) sends
+  -- nothing: the customer is the newer conversation's now.
+  if v_conversation.status = 'archived' and private.is_superseded(v_conversation) then
+    raise exception 'this conversation is closed for good: write in the customer''s latest conversation'
+      using errcode = '55000';
+  end if;
+
   -- The same error whether the quoted message exists elsewhere or not at all: it tells
   -- nothing about conversations the caller can't see.
   if new.reply_to_message_id is not null and not exists (
@@ -120,8 +160,7 @@ begin
   v_count := jsonb_array_length(v_template.parameters);
 
   if v_given is null then
-    select * into v_contact from public.contacts k
-     where k.id = (select c.contact_id from public.conversations c where c.id = new.conversation_id);
+    select * into v_contact from public.contacts k where k.id = v_conversation.contact_id;
     select coalesce(jsonb_agg(
              case p.source
                when 'contact.full_name' then coalesce(nullif(v_contact.full_name, ''), 'cliente')
@@ -143,11 +182,15 @@ begin
             hint = format('metadata.parameters lists one non-empty text (at most 1024 characters) per parameter, %s in all, or is left out to fill them from the contact.', v_count);
   end if;
 
-  v_text := v_template.content;
-  for i in reverse v_count .. 1 loop
-    v_text := replace(v_text, '{{' || i || '}}', v_values ->> (i - 1));
-  end loop;
-  new.content := v_text;
+  -- {{n}} replaced in one pass (a parameter that itself reads "{{1}}" stays as written).
+  select coalesce(string_agg(
+           case when m.tok ~ '^\{\{[0-9]+\}\}$'
+                then coalesce(v_values ->> (substring(m.tok from 3 for length(m.tok) - 4)::int - 1), m.tok)
+                else m.tok end,
+           '' order by m.n), '')
+    into new.content
+    from (select r.match[1] as tok, r.n
+            from regexp_matches(v_template.content, '(\{\{[0-9]+\}\}|[^{]+|\{)', 'g') with ordinality as r(match, n)) m;
   new.metadata := (coalesce(new.metadata, '{}'::jsonb) - 'template')
     || jsonb_build_object(
          'parameters', v_values,

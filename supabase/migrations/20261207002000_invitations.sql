@@ -219,8 +219,13 @@ begin
       update public.users set role = v_role, status = 'active' where id = new.id;
     end if;
   end if;
-  -- A confirmed email that an admin invited: the invitation's role, active.
+  -- A confirmed email that an admin invited: the invitation's role, active. Only for an
+  -- account without a password of its own when its address was proven (invite link,
+  -- magic link): confirming an address proves who reads the mailbox, not who chose the
+  -- password, and a stranger may have signed up with the address first. (A password
+  -- sign-up waits for an admin to activate it in the team directory.)
   if new.email is not null and new.email_confirmed_at is not null
+     and coalesce(new.encrypted_password, '') = ''
      and (tg_op = 'INSERT' or old.email_confirmed_at is null or new.email is distinct from old.email) then
     perform private.accept_invitation(new.id, new.email, v_role);
   end if;
@@ -238,9 +243,11 @@ create trigger on_auth_user_changed
 
 -- New invitations ---------------------------------------------------------------------------
 
--- Before an invitation is stored: the email trimmed; when that email's confirmed account
--- exists, accepted at once (role, active; no email is sent), unless it belongs to an
--- active member (refused: change their role in the team directory instead).
+-- Before an invitation is stored: the email trimmed; an unconfirmed account with that
+-- address removed; when that email's confirmed account exists without a password (magic
+-- link), accepted at once (role, active; no email is sent); with a password, failed with
+-- the reason (an admin activates it in the team directory); an active member's address is
+-- refused (change their role in the team directory instead).
 create or replace function private.prepare_invitation()
 returns trigger
 language plpgsql
@@ -255,6 +262,10 @@ begin
     raise exception 'this person is already an active member of the team'
       using errcode = '23505', hint = 'Change their role in the team directory (public.users).';
   end if;
+  -- An unconfirmed account with this address is nobody's proven claim (possibly a
+  -- stranger's, with a password of theirs that would survive the invitation): removed, so
+  -- that Auth's invitation creates the account afresh.
+  delete from auth.users a where lower(a.email) = lower(new.email) and a.email_confirmed_at is null;
   select a.id into v_user_id
     from auth.users a
    where lower(a.email) = lower(new.email) and a.email_confirmed_at is not null
@@ -263,6 +274,15 @@ begin
   if v_user_id is null then
     new.status := 'pending';
     new.next_attempt_at := now();
+    return new;
+  end if;
+  if exists (select from auth.users a where a.id = v_user_id and coalesce(a.encrypted_password, '') <> '') then
+    -- Its password was chosen before the address was proven, maybe not by its owner: an
+    -- admin who knows it is theirs activates it in the team directory.
+    new.status := 'failed';
+    new.last_error := 'An account with this address already exists, with a password of its own: '
+      || 'check that it is this person''s and activate it in the team directory instead.';
+    new.next_attempt_at := null;
     return new;
   end if;
   update public.users set role = new.role, status = 'active' where id = v_user_id;
@@ -274,7 +294,7 @@ begin
 end;
 $$;
 comment on function private.prepare_invitation() is
-  'New invitation: pending, or accepted at once when the email''s confirmed account exists (refused for an active member).';
+  'New invitation: unconfirmed accounts of the address removed; pending, accepted at once (confirmed account without a password), failed (with one), refused for an active member.';
 revoke execute on function private.prepare_invitation() from public, anon, authenticated;
 
 create trigger on_invitation_created

@@ -6,7 +6,7 @@
 -- contact 2a, agent B with 3b of 2b, the admin).
 begin;
 \ir fixtures/access.sql
-select plan(36);
+select plan(43);
 
 -- Two approved templates: one whose parameter is filled from the contact, one with none.
 select access_test.act_as('postgres');
@@ -53,6 +53,16 @@ select throws_ok(
     values (access_test.id('3a'), 'agent', access_test.id('1a'), 'text', 'pending', 'hi', access_test.id('71'))$$,
   '23514', null, 'agent A: a template id on a text message is refused');
 
+select throws_ok($$select pg_temp.template('40', '72', '["parameters"]')$$,
+  '22023', 'metadata must be a JSON object',
+  'agent A: metadata that is not a JSON object is refused');
+select lives_ok($$select pg_temp.template('4e', '71', '{"parameters": ["{{2}}", "#9"]}')$$,
+  'agent A: a parameter may itself read like a placeholder');
+select access_test.act_as('postgres');
+select is((select content from public.messages where id = access_test.id('4e')), 'Hi {{2}}, your order #9 is ready',
+  'placeholders are replaced in one pass: a parameter is never substituted again');
+delete from svc.outbound_jobs where message_id = access_test.id('4e');
+select access_test.act_as('agent A');
 select lives_ok($$select pg_temp.template('41', '71', '{"parameters": ["Ana", "#1042"], "template": {"name": "forged", "language": "en"}}')$$,
   'agent A: a template with its two parameters is queued');
 select access_test.act_as('postgres');
@@ -74,6 +84,17 @@ select is((select metadata -> 'parameters' from public.messages where id = acces
 delete from svc.outbound_jobs where message_id = access_test.id('42');
 
 -- Quoted replies --------------------------------------------------------------------------------
+-- Into a conversation the caller can't see, the policy answers (42501), whatever is quoted:
+-- the quote's check must not tell which conversation a message belongs to.
+select access_test.act_as('agent A');
+select throws_ok(
+  $$insert into public.messages (conversation_id, sender_type, sender_id, message_type, status, content, reply_to_message_id)
+    values (access_test.id('3b'), 'agent', access_test.id('1a'), 'text', 'pending', 'quoting', access_test.id('4b'))$$,
+  '42501', null, 'agent A: writing into agent B''s 3b quoting 4b is denied by the policy');
+select throws_ok(
+  $$insert into public.messages (conversation_id, sender_type, sender_id, message_type, status, content, reply_to_message_id)
+    values (access_test.id('3b'), 'agent', access_test.id('1a'), 'text', 'pending', 'quoting', access_test.id('4a'))$$,
+  '42501', null, 'agent A: ... and quoting 4a gets the very same answer');
 select access_test.act_as('agent A');
 select throws_ok(
   $$insert into public.messages (conversation_id, sender_type, sender_id, message_type, status, content, reply_to_message_id)
@@ -170,6 +191,13 @@ update public.contacts set opted_out_at = null where id = access_test.id('2b');
 select access_test.act_as('admin');
 select is(access_test.dry_run($$update public.broadcast_recipients set status = 'pending' where broadcast_id = access_test.id('81') and contact_id = access_test.id('2b') returning status$$),
   'pending', 'admin: once the contact may be messaged again, the retry is taken');
+
+-- A template can be deleted after agents sent it: their messages keep what was sent.
+select access_test.act_as('admin');
+select lives_ok($$delete from public.message_templates where id = access_test.id('71')$$, 'admin: deletes a template agents have sent');
+select access_test.act_as('postgres');
+select is((select coalesce(template_id::text, 'none') || ' ' || (metadata -> 'template' ->> 'name') || ' ' || content from public.messages where id = access_test.id('41')),
+  'none order_ready Hi Ana, your order #1042 is ready', 'the sent message keeps its template''s name and text');
 
 select * from finish();
 rollback;

@@ -4,7 +4,7 @@
 -- The cast is the access fixture's (agent A with 3a of contact 2a, the admin).
 begin;
 \ir fixtures/access.sql
-select plan(29);
+select plan(31);
 
 create function pg_temp.broadcast(p_key text, p_status text) returns void language sql as $$
   insert into public.broadcast_messages (id, name, content, status, scheduled_for, template_id, created_by)
@@ -96,10 +96,19 @@ select is(access_test.dry_run($$delete from public.broadcast_messages where id =
 select is(access_test.dry_run($$update public.broadcast_messages set status = 'cancelled' where id = access_test.id('85') returning status$$), 'cancelled',
   'admin: can cancel it');
 select throws_ok($$update public.message_templates set wa_template_name = 'promo_vip' where id = access_test.id('7a')$$,
-  '55000', 'a broadcast is sending this template: its WhatsApp name, language, parameters and text can''t change now',
+  '55000', 'a broadcast has begun sending this template: its WhatsApp name, language, parameters and text can''t change',
   'admin: cannot swap the template from the other side, by editing the template a sending broadcast uses');
 select is(access_test.dry_run($$update public.message_templates set name = 'Welcome (renamed)', category = 'utility' where id = access_test.id('7a') returning name$$),
   'Welcome (renamed)', 'admin: still renames it (the frontend''s label, not what is sent)');
+select access_test.act_as('postgres');
+insert into public.message_templates (id, name, content, wa_template_name, language_code)
+values (access_test.id('7b'), 'Sent once', 'Thanks', 'sent_once', 'es');
+insert into public.broadcast_messages (id, name, content, status, template_id, sent_at, created_by)
+values (access_test.id('87'), 'Done', 'Done', 'completed', access_test.id('7b'), now(), access_test.id('1e'));
+select access_test.act_as('admin');
+select throws_ok($$update public.message_templates set content = 'Something else' where id = access_test.id('7b')$$,
+  '55000', 'a broadcast has begun sending this template: its WhatsApp name, language, parameters and text can''t change',
+  'admin: cannot rewrite the template of a completed broadcast (the record of what was sent, and what a retry sends)');
 select access_test.act_as('postgres');
 select throws_ok($$update public.broadcast_messages set content = 'Rewritten' where id = access_test.id('85')$$,
   '55000', 'a sending broadcast keeps its name, content, template, audience and schedule', 'not even the services rewrite a sending broadcast');
@@ -135,6 +144,11 @@ select throws_ok($$update public.conversations set status = 'pending' where id =
   'agent A: nor by setting it pending');
 select lives_ok($$update public.conversations set priority = 'high' where id = access_test.id('3a')$$,
   'agent A: still changes the old conversation''s priority');
+select throws_ok(
+  $$insert into public.messages (conversation_id, sender_type, sender_id, message_type, status, content)
+    values (access_test.id('3a'), 'agent', access_test.id('1a'), 'text', 'pending', 'write me directly')$$,
+  '55000', 'this conversation is closed for good: write in the customer''s latest conversation',
+  'agent A: cannot message the customer from the old conversation either');
 
 -- Once agent B resolves 30, the old 3a is still not the latest.
 select access_test.act_as('agent B');

@@ -58,6 +58,8 @@ pub struct Signature {
     pub function: &'static str,
     /// The arguments sent, with their SQL types (`format_type`'s spelling).
     pub args: &'static [(&'static str, &'static str)],
+    /// jsonb arguments stored as documents: their keys are not part of the contract.
+    pub documents: &'static [&'static str],
     /// The SQL result type (`format_type`'s spelling).
     pub returns: &'static str,
     /// The arguments of an example call, exactly as the typed function sends them.
@@ -70,6 +72,7 @@ impl Signature {
         Self {
             function: R::FUNCTION,
             args: R::ARGS,
+            documents: R::DOCUMENTS,
             returns: R::RETURNS,
             example: serde_json::to_value(R::example()).unwrap_or(Value::Null),
             decode: |answer| {

@@ -108,6 +108,7 @@ impl Rpc for PauseSending<'_> {
         ("p_reason", "jsonb"),
         ("p_probe_seconds", "integer"),
     ];
+    const DOCUMENTS: &'static [&'static str] = &["p_reason"];
     const RETURNS: &'static str = "void";
     type Answer = ();
 

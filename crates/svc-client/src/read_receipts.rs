@@ -103,6 +103,7 @@ impl Rpc for RecordReadReceiptRetry<'_> {
         ("p_delay_seconds", "double precision"),
         ("p_error", "jsonb"),
     ];
+    const DOCUMENTS: &'static [&'static str] = &["p_error"];
     const RETURNS: &'static str = "boolean";
     type Answer = bool;
 
@@ -137,6 +138,7 @@ impl Rpc for RecordReadReceiptFailed<'_> {
         ("p_wa_message_id", "text"),
         ("p_error", "jsonb"),
     ];
+    const DOCUMENTS: &'static [&'static str] = &["p_error"];
     const RETURNS: &'static str = "boolean";
     type Answer = bool;
 

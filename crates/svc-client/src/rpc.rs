@@ -12,6 +12,9 @@ pub(crate) trait Rpc: Serialize {
     /// Each argument sent, with its SQL type as `format_type` spells it. Arguments the
     /// SQL gives a default (`p_now`) may be left out.
     const ARGS: &'static [(&'static str, &'static str)];
+    /// jsonb arguments the SQL stores as documents without reading their keys (an error
+    /// for people to read). Examples leave the documents inside other arguments empty.
+    const DOCUMENTS: &'static [&'static str] = &[];
     /// The SQL result type as `format_type` spells it.
     const RETURNS: &'static str;
     /// The decoded answer.

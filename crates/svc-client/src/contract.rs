@@ -32,11 +32,17 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("analyze_broadcast_queue", "start_due_broadcasts"),
     ("apply_delivery_status", "apply_webhook_events"),
     ("apply_early_statuses", "the record_*_sent functions"),
-    ("apply_webhook_events", "journal_and_apply, replay_failed_webhooks"),
+    (
+        "apply_webhook_events",
+        "journal_and_apply, replay_failed_webhooks",
+    ),
     ("broadcast_users_estimate", "claim_broadcast_recipients"),
     ("broadcast_users_in_last_24h", "broadcast_users_estimate"),
     ("check_contact_reachable", "the claim functions"),
-    ("ingest_webhook", "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)"),
+    (
+        "ingest_webhook",
+        "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
+    ),
     ("is_transient_error", "journal_and_apply"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
     ("open_conversation_for", "apply_webhook_events"),
@@ -46,10 +52,16 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("record_outbound_failed", "record_outbound_outcomes"),
     ("record_outbound_retry", "record_outbound_outcomes"),
     ("record_outbound_sent", "record_outbound_outcomes"),
-    ("release_outbound_jobs", "nobody yet (the reply sender lets its leases expire)"),
+    (
+        "release_outbound_jobs",
+        "nobody yet (the reply sender lets its leases expire)",
+    ),
     ("status_rank", "apply_delivery_status"),
     ("take_send_tokens", "the claim functions"),
-    ("upsert_contact_for_sender", "ingest_webhooks, apply_webhook_events"),
+    (
+        "upsert_contact_for_sender",
+        "ingest_webhooks, apply_webhook_events",
+    ),
 ];
 
 /// What one typed function sends to and expects from its `svc` function.
@@ -76,8 +88,7 @@ impl Signature {
             returns: R::RETURNS,
             example: serde_json::to_value(R::example()).unwrap_or(Value::Null),
             decode: |answer| {
-                let typed: R::Answer =
-                    serde_json::from_value(answer).map_err(|e| e.to_string())?;
+                let typed: R::Answer = serde_json::from_value(answer).map_err(|e| e.to_string())?;
                 serde_json::to_value(typed).map_err(|e| e.to_string())
             },
         }

@@ -141,7 +141,8 @@ impl Rpc for IngestWebhooks<'_> {
     type Answer = Vec<StoredWebhook>;
 
     fn example() -> Self {
-        let at = OffsetDateTime::from_unix_timestamp(1_764_064_800).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = OffsetDateTime::from_unix_timestamp(1_764_064_800)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let events = Events {
             messages: vec![MessageEvent {
                 wamid: "wamid.contract.in".into(),

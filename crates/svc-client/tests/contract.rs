@@ -5,6 +5,8 @@
 //! is one the SQL reads, and every `svc` function has a typed function or says who calls
 //! it instead. A rename on one side only fails here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -46,15 +48,12 @@ async fn sql_functions(project: &TestProject) -> BTreeMap<String, Vec<SqlFunctio
         let names: Vec<String> = row.get(1);
         let types: Vec<String> = row.get(2);
         let defaults: i32 = row.get(3);
-        functions
-            .entry(row.get(0))
-            .or_default()
-            .push(SqlFunction {
-                args: names.into_iter().zip(types).collect(),
-                defaults: usize::try_from(defaults).unwrap_or(0),
-                returns: row.get(4),
-                source: row.get(5),
-            });
+        functions.entry(row.get(0)).or_default().push(SqlFunction {
+            args: names.into_iter().zip(types).collect(),
+            defaults: usize::try_from(defaults).unwrap_or(0),
+            returns: row.get(4),
+            source: row.get(5),
+        });
     }
     functions
 }
@@ -65,7 +64,9 @@ fn signature_differences(typed: &Signature, sql: &SqlFunction) -> Vec<String> {
     let mut differences = Vec::new();
     for (name, sql_type) in typed.args {
         match sql.args.iter().find(|(n, _)| n == name) {
-            None => differences.push(format!("svc.{f}: Rust sends {name}, the SQL has no such argument")),
+            None => differences.push(format!(
+                "svc.{f}: Rust sends {name}, the SQL has no such argument"
+            )),
             Some((_, t)) if t != sql_type => differences.push(format!(
                 "svc.{f}: {name} is {sql_type} in Rust, {t} in the SQL"
             )),
@@ -169,7 +170,13 @@ fn sql_reads_key(source: &str, key: &str) -> bool {
         return true;
     }
     const TYPES: [&str; 7] = [
-        "text", "timestamptz", "jsonb", "uuid", "int", "boolean", "double precision",
+        "text",
+        "timestamptz",
+        "jsonb",
+        "uuid",
+        "int",
+        "boolean",
+        "double precision",
     ];
     TYPES.iter().any(|t| {
         [format!("\"{key}\" {t}"), format!("{key} {t}")]
@@ -221,7 +228,11 @@ async fn call_raw(
 ) -> Result<Value, String> {
     let key = project.service_role_key();
     let response = http
-        .post(format!("{}/rest/v1/rpc/{}", project.supabase_url(), s.function))
+        .post(format!(
+            "{}/rest/v1/rpc/{}",
+            project.supabase_url(),
+            s.function
+        ))
         .header("apikey", &key)
         .header("Authorization", format!("Bearer {key}"))
         .header("Content-Profile", "svc")
@@ -250,10 +261,14 @@ fn key_differences(path: &str, answered: &Value, typed: &Value, out: &mut Vec<St
     match (answered, typed) {
         (Value::Object(a), Value::Object(t)) => {
             for k in a.keys().filter(|k| !t.contains_key(*k)) {
-                out.push(format!("{path}.{k}: answered by the SQL, unknown to the Rust type"));
+                out.push(format!(
+                    "{path}.{k}: answered by the SQL, unknown to the Rust type"
+                ));
             }
             for k in t.keys().filter(|k| !a.contains_key(*k)) {
-                out.push(format!("{path}.{k}: expected by the Rust type, not answered by the SQL"));
+                out.push(format!(
+                    "{path}.{k}: expected by the Rust type, not answered by the SQL"
+                ));
             }
             for (k, v) in a {
                 if let Some(tv) = t.get(k) {
@@ -354,8 +369,15 @@ async fn typed_answers_know_every_key_the_functions_answer_and_no_other() {
             );
         }
         match s.decode_and_encode(answered.clone()) {
-            Err(e) => differences.push(format!("svc.{function}: the Rust type refuses the answer: {e}; answer: {answered}")),
-            Ok(encoded) => key_differences(&format!("svc.{function}"), &answered, &encoded, &mut differences),
+            Err(e) => differences.push(format!(
+                "svc.{function}: the Rust type refuses the answer: {e}; answer: {answered}"
+            )),
+            Ok(encoded) => key_differences(
+                &format!("svc.{function}"),
+                &answered,
+                &encoded,
+                &mut differences,
+            ),
         }
     }
     for s in &typed {

@@ -1,7 +1,6 @@
 //! `cargo xtask webhooks replay`: re-applies journaled webhooks that failed.
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings, SvcClient};
 use testkit::stack;
@@ -23,13 +22,13 @@ pub fn replay(limit: u32) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let svc = svc_client()?;
-        let result: Value = svc
-            .call("replay_failed_webhooks", &json!({ "p_limit": limit }))
+        let result = svc
+            .replay_failed_webhooks(limit)
             .await
             .context("svc.replay_failed_webhooks failed")?;
         println!(
             "replayed: {} applied, {} still failing, {} could not be parsed (need a gateway fix)",
-            result["applied"], result["still_failed"], result["unparsed"]
+            result.applied, result.still_failed, result.unparsed
         );
         Ok(())
     })

@@ -27,7 +27,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     match checks.await {
         Ok(status) => {
-            let paused = status.get("paused").filter(|p| !p.is_null()).cloned();
+            let paused = status.paused;
             HttpResponse::Ok().json(json!({
                 "status": "ready",
                 "sending": if paused.is_some() { "paused" } else { "active" },

@@ -2,15 +2,41 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::contract::{EXAMPLE_OWNER, EXAMPLE_PHONE_NUMBER_ID};
+use crate::rpc::Rpc;
 use crate::{SvcClient, SvcError};
 
+/// One claimed recipient (`svc.claim_broadcast_recipients`). Optional columns must still
+/// be present (as null): a renamed column is an error, not a silent `None`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ClaimedRecipient {
+    pub broadcast_id: Uuid,
+    pub contact_id: Uuid,
+    /// wa_id, else phone, else the business-scoped user id.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub to: Option<String>,
+    /// The approved template's WhatsApp name and language.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub template: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub language: Option<String>,
+    /// Body parameters, filled from the contact, in order.
+    pub parameters: Vec<Value>,
+    /// This attempt's number, from 1.
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_attempt_at: OffsetDateTime,
+    /// Sending is paused: this send is the probe that tells whether it may resume.
+    pub probe: bool,
+}
+
 /// A broadcast `svc.start_due_broadcasts` moved to 'sending'.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct StartedBroadcast {
     pub id: Uuid,
     /// Recipients queued for sending.
@@ -21,7 +47,7 @@ pub struct StartedBroadcast {
 
 /// What `svc.complete_finished_broadcasts` answers: a count today; the ids if the
 /// function is changed to return them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum CompletedBroadcasts {
     Count(i64),
@@ -38,14 +64,17 @@ impl CompletedBroadcasts {
 }
 
 /// One sending broadcast in `svc.broadcast_progress`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct BroadcastProgress {
     pub id: Uuid,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub name: Option<String>,
     /// Why it waits (messaging limit, paused sending), if it does.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub status_detail: Option<String>,
-    /// Recipients by status (pending, sent, delivered, failed); absent ones are 0.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// Recipients by status (pending, sent, delivered, failed); absent ones are 0 (null
+    /// when it has none yet).
+    #[serde(deserialize_with = "null_as_empty")]
     pub counts: BTreeMap<String, i64>,
     /// Recipients still in the send queue.
     pub queued: i64,
@@ -63,24 +92,119 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<BTreeMap<String, i64>>::deserialize(d)?.unwrap_or_default())
 }
 
+#[derive(Serialize)]
+pub(crate) struct StartDueBroadcasts {}
+
+impl Rpc for StartDueBroadcasts {
+    const FUNCTION: &'static str = "start_due_broadcasts";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<StartedBroadcast>;
+
+    fn example() -> Self {
+        Self {}
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct CompleteFinishedBroadcasts {}
+
+impl Rpc for CompleteFinishedBroadcasts {
+    const FUNCTION: &'static str = "complete_finished_broadcasts";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "integer";
+    type Answer = CompletedBroadcasts;
+
+    fn example() -> Self {
+        Self {}
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ClaimBroadcastRecipients<'a> {
+    p_owner: &'a str,
+    p_phone_number_id: &'a str,
+    p_max_mps: f64,
+    p_limit: usize,
+    p_lease_seconds: u32,
+    p_messaging_limit: Option<u32>,
+}
+
+impl Rpc for ClaimBroadcastRecipients<'_> {
+    const FUNCTION: &'static str = "claim_broadcast_recipients";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_owner", "text"),
+        ("p_phone_number_id", "text"),
+        ("p_max_mps", "double precision"),
+        ("p_limit", "integer"),
+        ("p_lease_seconds", "integer"),
+        ("p_messaging_limit", "integer"),
+    ];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<ClaimedRecipient>;
+
+    fn example() -> Self {
+        Self {
+            p_owner: EXAMPLE_OWNER,
+            p_phone_number_id: EXAMPLE_PHONE_NUMBER_ID,
+            p_max_mps: 80.0,
+            p_limit: 10,
+            p_lease_seconds: 30,
+            p_messaging_limit: Some(1000),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReleaseBroadcastClaims<'a> {
+    p_owner: &'a str,
+}
+
+impl Rpc for ReleaseBroadcastClaims<'_> {
+    const FUNCTION: &'static str = "release_broadcast_claims";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_owner", "text")];
+    const RETURNS: &'static str = "integer";
+    type Answer = i64;
+
+    fn example() -> Self {
+        Self {
+            p_owner: EXAMPLE_OWNER,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct BroadcastProgressRequest {}
+
+impl Rpc for BroadcastProgressRequest {
+    const FUNCTION: &'static str = "broadcast_progress";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<BroadcastProgress>;
+
+    fn example() -> Self {
+        Self {}
+    }
+}
+
 impl SvcClient {
     /// `svc.start_due_broadcasts`: due scheduled broadcasts moved to 'sending' (each
     /// exactly once), their audiences materialized and queued.
     pub async fn start_due_broadcasts(&self) -> Result<Vec<StartedBroadcast>, SvcError> {
-        self.call("start_due_broadcasts", &json!({})).await
+        self.call(&StartDueBroadcasts {}).await
     }
 
     /// `svc.complete_finished_broadcasts`: sending broadcasts with nothing left to send
     /// become 'completed'.
     pub async fn complete_finished_broadcasts(&self) -> Result<CompletedBroadcasts, SvcError> {
-        self.call("complete_finished_broadcasts", &json!({})).await
+        self.call(&CompleteFinishedBroadcasts {}).await
     }
 
     /// `svc.claim_broadcast_recipients`: recipients of sending broadcasts, leased to
     /// `owner`, within the shared rate limit and the messaging limit (`None`: unlimited),
     /// after waiting replies.
     #[allow(clippy::too_many_arguments)]
-    pub async fn claim_broadcast_recipients<T: DeserializeOwned>(
+    pub async fn claim_broadcast_recipients(
         &self,
         owner: &str,
         phone_number_id: &str,
@@ -88,42 +212,35 @@ impl SvcClient {
         limit: usize,
         lease_seconds: u32,
         messaging_limit: Option<u32>,
-    ) -> Result<Vec<T>, SvcError> {
-        self.call(
-            "claim_broadcast_recipients",
-            &json!({
-                "p_owner": owner,
-                "p_phone_number_id": phone_number_id,
-                "p_max_mps": max_mps,
-                "p_limit": limit,
-                "p_lease_seconds": lease_seconds,
-                "p_messaging_limit": messaging_limit,
-            }),
-        )
+    ) -> Result<Vec<ClaimedRecipient>, SvcError> {
+        self.call(&ClaimBroadcastRecipients {
+            p_owner: owner,
+            p_phone_number_id: phone_number_id,
+            p_max_mps: max_mps,
+            p_limit: limit,
+            p_lease_seconds: lease_seconds,
+            p_messaging_limit: messaging_limit,
+        })
         .await
     }
 
     /// `svc.release_broadcast_claims`: `owner`'s unsent claims back to the queue
     /// (graceful shutdown); how many.
     pub async fn release_broadcast_claims(&self, owner: &str) -> Result<i64, SvcError> {
-        self.call("release_broadcast_claims", &json!({ "p_owner": owner }))
-            .await
+        self.call(&ReleaseBroadcastClaims { p_owner: owner }).await
     }
 
     /// `svc.broadcast_progress`: recipients by status and queue depth of each sending
     /// broadcast.
     pub async fn broadcast_progress(&self) -> Result<Vec<BroadcastProgress>, SvcError> {
-        let progress: Value = self.call("broadcast_progress", &json!({})).await?;
-        serde_json::from_value(progress).map_err(|e| SvcError::Decode {
-            function: "broadcast_progress".into(),
-            reason: e.to_string(),
-        })
+        self.call(&BroadcastProgressRequest {}).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn progress_and_completion_decode_as_the_functions_answer() {

@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use postgrest::Postgrest;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::error::{PostgrestErrorBody, Shortened};
+use crate::rpc::Rpc;
 use crate::{SupabaseSettings, SvcError};
 
 /// Default time a call may take before it counts as unreachable.
@@ -43,16 +43,25 @@ impl SvcClient {
         self
     }
 
+    /// Calls the request's `svc` function and decodes its answer.
+    pub(crate) async fn call<R: Rpc>(&self, request: &R) -> Result<R::Answer, SvcError> {
+        let args = serde_json::to_string(request).map_err(|e| SvcError::Decode {
+            function: R::FUNCTION.to_owned(),
+            reason: format!("the arguments could not be encoded: {e}"),
+        })?;
+        self.call_raw(R::FUNCTION, args).await
+    }
+
     /// Calls `svc.<function>(args)` and decodes its result. A function returning void
     /// answers with an empty body, decoded as JSON null.
-    pub async fn call<T: DeserializeOwned>(
+    async fn call_raw<T: DeserializeOwned>(
         &self,
         function: &str,
-        args: &Value,
+        args: String,
     ) -> Result<T, SvcError> {
         let response = self
             .api
-            .rpc(function, args.to_string())
+            .rpc(function, args)
             .build()
             .timeout(self.timeout)
             .send()
@@ -99,6 +108,21 @@ impl SvcClient {
     /// `svc.ping()`: the schema version the database has, proving PostgREST, the
     /// database and the service-role grant all work.
     pub async fn ping(&self) -> Result<String, SvcError> {
-        self.call("ping", &Value::Object(Default::default())).await
+        self.call(&Ping {}).await
+    }
+}
+
+/// `svc.ping()`.
+#[derive(serde::Serialize)]
+pub(crate) struct Ping {}
+
+impl Rpc for Ping {
+    const FUNCTION: &'static str = "ping";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "text";
+    type Answer = String;
+
+    fn example() -> Self {
+        Self {}
     }
 }

@@ -3,15 +3,16 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::contract::EXAMPLE_OWNER;
+use crate::rpc::Rpc;
 use crate::{SvcClient, SvcError};
 
 /// An invitee's address. Printed masked (`n***@example.test`): logs name the invitation
 /// by id, never a person by their full address.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct InviteeEmail(String);
 
@@ -34,12 +35,114 @@ impl fmt::Debug for InviteeEmail {
 }
 
 /// One claimed invitation (`svc.claim_invitations`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ClaimedInvitation {
     pub invitation_id: Uuid,
     pub email: InviteeEmail,
     /// This attempt's number, from 1.
     pub attempts: u32,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ClaimInvitations<'a> {
+    p_owner: &'a str,
+    p_limit: usize,
+    p_lease_seconds: u32,
+}
+
+impl Rpc for ClaimInvitations<'_> {
+    const FUNCTION: &'static str = "claim_invitations";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_owner", "text"),
+        ("p_limit", "integer"),
+        ("p_lease_seconds", "integer"),
+    ];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<ClaimedInvitation>;
+
+    fn example() -> Self {
+        Self {
+            p_owner: EXAMPLE_OWNER,
+            p_limit: 10,
+            p_lease_seconds: 60,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordInvitationSent<'a> {
+    p_invitation_id: Uuid,
+    p_owner: &'a str,
+}
+
+impl Rpc for RecordInvitationSent<'_> {
+    const FUNCTION: &'static str = "record_invitation_sent";
+    const ARGS: &'static [(&'static str, &'static str)] =
+        &[("p_invitation_id", "uuid"), ("p_owner", "text")];
+    const RETURNS: &'static str = "boolean";
+    type Answer = bool;
+
+    fn example() -> Self {
+        Self {
+            p_invitation_id: Uuid::nil(),
+            p_owner: EXAMPLE_OWNER,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordInvitationRetry<'a> {
+    p_invitation_id: Uuid,
+    p_owner: &'a str,
+    p_delay_seconds: f64,
+    p_error: &'a str,
+}
+
+impl Rpc for RecordInvitationRetry<'_> {
+    const FUNCTION: &'static str = "record_invitation_retry";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_invitation_id", "uuid"),
+        ("p_owner", "text"),
+        ("p_delay_seconds", "double precision"),
+        ("p_error", "text"),
+    ];
+    const RETURNS: &'static str = "boolean";
+    type Answer = bool;
+
+    fn example() -> Self {
+        Self {
+            p_invitation_id: Uuid::nil(),
+            p_owner: EXAMPLE_OWNER,
+            p_delay_seconds: 30.0,
+            p_error: "Auth answered 503",
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordInvitationFailed<'a> {
+    p_invitation_id: Uuid,
+    p_owner: &'a str,
+    p_error: &'a str,
+}
+
+impl Rpc for RecordInvitationFailed<'_> {
+    const FUNCTION: &'static str = "record_invitation_failed";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_invitation_id", "uuid"),
+        ("p_owner", "text"),
+        ("p_error", "text"),
+    ];
+    const RETURNS: &'static str = "boolean";
+    type Answer = bool;
+
+    fn example() -> Self {
+        Self {
+            p_invitation_id: Uuid::nil(),
+            p_owner: EXAMPLE_OWNER,
+            p_error: "Auth refused the address",
+        }
+    }
 }
 
 impl SvcClient {
@@ -50,10 +153,11 @@ impl SvcClient {
         limit: usize,
         lease_seconds: u32,
     ) -> Result<Vec<ClaimedInvitation>, SvcError> {
-        self.call(
-            "claim_invitations",
-            &json!({ "p_owner": owner, "p_limit": limit, "p_lease_seconds": lease_seconds }),
-        )
+        self.call(&ClaimInvitations {
+            p_owner: owner,
+            p_limit: limit,
+            p_lease_seconds: lease_seconds,
+        })
         .await
     }
 
@@ -63,10 +167,10 @@ impl SvcClient {
         invitation_id: Uuid,
         owner: &str,
     ) -> Result<bool, SvcError> {
-        self.call(
-            "record_invitation_sent",
-            &json!({ "p_invitation_id": invitation_id, "p_owner": owner }),
-        )
+        self.call(&RecordInvitationSent {
+            p_invitation_id: invitation_id,
+            p_owner: owner,
+        })
         .await
     }
 
@@ -78,11 +182,12 @@ impl SvcClient {
         delay_seconds: f64,
         error: &str,
     ) -> Result<bool, SvcError> {
-        self.call(
-            "record_invitation_retry",
-            &json!({ "p_invitation_id": invitation_id, "p_owner": owner,
-                     "p_delay_seconds": delay_seconds, "p_error": error }),
-        )
+        self.call(&RecordInvitationRetry {
+            p_invitation_id: invitation_id,
+            p_owner: owner,
+            p_delay_seconds: delay_seconds,
+            p_error: error,
+        })
         .await
     }
 
@@ -93,10 +198,11 @@ impl SvcClient {
         owner: &str,
         error: &str,
     ) -> Result<bool, SvcError> {
-        self.call(
-            "record_invitation_failed",
-            &json!({ "p_invitation_id": invitation_id, "p_owner": owner, "p_error": error }),
-        )
+        self.call(&RecordInvitationFailed {
+            p_invitation_id: invitation_id,
+            p_owner: owner,
+            p_error: error,
+        })
         .await
     }
 }

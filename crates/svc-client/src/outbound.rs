@@ -1,31 +1,180 @@
-//! The outbound queue's functions (migration `..._outbound.sql`).
+//! The outbound queue's functions (migration `..._outbound.sql`, claims as redefined in
+//! `..._business_messages.sql`).
 
-use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
+use crate::rpc::Rpc;
 use crate::{SvcClient, SvcError};
+
+/// One claimed reply (`svc.claim_outbound_messages`). Optional columns must still be
+/// present (as null): a renamed column is an error, not a silent `None`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ClaimedJob {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    /// wa_id, else phone.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub to: Option<String>,
+    /// The business-scoped user id, for contacts without a phone number.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub recipient_user_id: Option<String>,
+    pub message_type: String,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub content: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub media_url: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub metadata: Option<Value>,
+    /// The wamid of the message this one replies to.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub reply_to_wamid: Option<String>,
+    /// This attempt's number, from 1.
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_attempt_at: OffsetDateTime,
+    /// Sending is paused: this send is the probe that tells whether it may resume.
+    pub probe: bool,
+}
+
+/// `svc.outbound_status`: queue depth and pause state.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct OutboundStatus {
+    /// Replies waiting to be claimed.
+    pub queued: i64,
+    /// Replies claimed and not yet recorded.
+    pub in_flight: i64,
+    /// Why and since when sending is paused, if it is.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub paused: Option<SendingPause>,
+}
+
+/// A paused number (`svc.pause_sending`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct SendingPause {
+    /// The Graph API error that paused it (`error_data`).
+    pub reason: Value,
+    /// When, as the database wrote it.
+    pub since: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ClaimOutboundMessages<'a> {
+    p_owner: &'a str,
+    p_phone_number_id: &'a str,
+    p_max_mps: f64,
+    p_limit: usize,
+    p_lease_seconds: u32,
+}
+
+impl Rpc for ClaimOutboundMessages<'_> {
+    const FUNCTION: &'static str = "claim_outbound_messages";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_owner", "text"),
+        ("p_phone_number_id", "text"),
+        ("p_max_mps", "double precision"),
+        ("p_limit", "integer"),
+        ("p_lease_seconds", "integer"),
+    ];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<ClaimedJob>;
+
+    fn example() -> Self {
+        Self {
+            p_owner: crate::contract::EXAMPLE_OWNER,
+            p_phone_number_id: crate::contract::EXAMPLE_PHONE_NUMBER_ID,
+            p_max_mps: 80.0,
+            p_limit: 10,
+            p_lease_seconds: 30,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct PauseSending<'a> {
+    p_phone_number_id: &'a str,
+    p_reason: Cow<'a, Value>,
+    p_probe_seconds: u32,
+}
+
+impl Rpc for PauseSending<'_> {
+    const FUNCTION: &'static str = "pause_sending";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_phone_number_id", "text"),
+        ("p_reason", "jsonb"),
+        ("p_probe_seconds", "integer"),
+    ];
+    const DOCUMENTS: &'static [&'static str] = &["p_reason"];
+    const RETURNS: &'static str = "void";
+    type Answer = ();
+
+    fn example() -> Self {
+        Self {
+            p_phone_number_id: crate::contract::EXAMPLE_PHONE_NUMBER_ID,
+            p_reason: Cow::Owned(json!({ "code": 190, "source": "graph_api" })),
+            p_probe_seconds: 30,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ResumeSending<'a> {
+    p_phone_number_id: &'a str,
+}
+
+impl Rpc for ResumeSending<'_> {
+    const FUNCTION: &'static str = "resume_sending";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_phone_number_id", "text")];
+    const RETURNS: &'static str = "boolean";
+    type Answer = bool;
+
+    fn example() -> Self {
+        Self {
+            p_phone_number_id: crate::contract::EXAMPLE_PHONE_NUMBER_ID,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct OutboundStatusRequest<'a> {
+    p_phone_number_id: &'a str,
+}
+
+impl Rpc for OutboundStatusRequest<'_> {
+    const FUNCTION: &'static str = "outbound_status";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_phone_number_id", "text")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = OutboundStatus;
+
+    fn example() -> Self {
+        Self {
+            p_phone_number_id: crate::contract::EXAMPLE_PHONE_NUMBER_ID,
+        }
+    }
+}
 
 impl SvcClient {
     /// `svc.claim_outbound_messages`: due replies, in order per contact, within the
     /// shared rate limit, leased to `owner`.
-    pub async fn claim_outbound_messages<T: DeserializeOwned>(
+    pub async fn claim_outbound_messages(
         &self,
         owner: &str,
         phone_number_id: &str,
         max_mps: f64,
         limit: usize,
         lease_seconds: u32,
-    ) -> Result<Vec<T>, SvcError> {
-        self.call(
-            "claim_outbound_messages",
-            &json!({
-                "p_owner": owner,
-                "p_phone_number_id": phone_number_id,
-                "p_max_mps": max_mps,
-                "p_limit": limit,
-                "p_lease_seconds": lease_seconds,
-            }),
-        )
+    ) -> Result<Vec<ClaimedJob>, SvcError> {
+        self.call(&ClaimOutboundMessages {
+            p_owner: owner,
+            p_phone_number_id: phone_number_id,
+            p_max_mps: max_mps,
+            p_limit: limit,
+            p_lease_seconds: lease_seconds,
+        })
         .await
     }
 
@@ -36,29 +185,80 @@ impl SvcClient {
         reason: &Value,
         probe_seconds: u32,
     ) -> Result<(), SvcError> {
-        self.call::<Value>(
-            "pause_sending",
-            &json!({ "p_phone_number_id": phone_number_id, "p_reason": reason, "p_probe_seconds": probe_seconds }),
-        )
+        self.call(&PauseSending {
+            p_phone_number_id: phone_number_id,
+            p_reason: Cow::Borrowed(reason),
+            p_probe_seconds: probe_seconds,
+        })
         .await
-        .map(|_| ())
     }
 
     /// `svc.resume_sending`: true when sending was paused.
     pub async fn resume_sending(&self, phone_number_id: &str) -> Result<bool, SvcError> {
-        self.call(
-            "resume_sending",
-            &json!({ "p_phone_number_id": phone_number_id }),
-        )
+        self.call(&ResumeSending {
+            p_phone_number_id: phone_number_id,
+        })
         .await
     }
 
     /// `svc.outbound_status`: queue depth and pause state.
-    pub async fn outbound_status(&self, phone_number_id: &str) -> Result<Value, SvcError> {
-        self.call(
-            "outbound_status",
-            &json!({ "p_phone_number_id": phone_number_id }),
-        )
+    pub async fn outbound_status(&self, phone_number_id: &str) -> Result<OutboundStatus, SvcError> {
+        self.call(&OutboundStatusRequest {
+            p_phone_number_id: phone_number_id,
+        })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claimed_job() -> Value {
+        json!({
+            "message_id": "00000000-0000-0000-0000-000000000001",
+            "conversation_id": "00000000-0000-0000-0000-000000000003",
+            "to": "34600111222",
+            "recipient_user_id": null,
+            "message_type": "text",
+            "content": "hola",
+            "media_url": null,
+            "metadata": null,
+            "reply_to_wamid": null,
+            "attempts": 1,
+            "first_attempt_at": "2026-11-25T10:00:00.123456+00:00",
+            "probe": false,
+        })
+    }
+
+    #[test]
+    fn a_claimed_job_decodes_as_the_function_answers() {
+        let job: ClaimedJob = serde_json::from_value(claimed_job()).unwrap();
+        assert_eq!(job.to.as_deref(), Some("34600111222"));
+        assert!(!job.probe);
+    }
+
+    #[test]
+    fn a_claimed_job_missing_a_column_is_refused_even_an_optional_one() {
+        for column in ["recipient_user_id", "reply_to_wamid", "probe", "attempts"] {
+            let mut job = claimed_job();
+            job.as_object_mut().unwrap().remove(column);
+            assert!(
+                serde_json::from_value::<ClaimedJob>(job).is_err(),
+                "{column} missing was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn an_outbound_status_says_whether_sending_is_paused() {
+        let active: OutboundStatus =
+            serde_json::from_value(json!({ "queued": 2, "in_flight": 1, "paused": null })).unwrap();
+        assert_eq!(active.paused, None);
+        let paused: OutboundStatus = serde_json::from_value(json!({ "queued": 0, "in_flight": 0,
+            "paused": { "reason": { "code": 190 }, "since": "2026-11-25T10:00:00+00:00" } }))
+        .unwrap();
+        assert_eq!(paused.paused.unwrap().reason["code"], 190);
+        assert!(serde_json::from_value::<OutboundStatus>(json!({ "queued": 2 })).is_err());
     }
 }

@@ -503,7 +503,7 @@ async fn claim_latency_with_limit(
     let mut times = Vec::new();
     for _ in 0..8 {
         let started = Instant::now();
-        let _: Vec<serde_json::Value> = svc
+        let _claimed = svc
             .claim_broadcast_recipients(
                 "bench-probe",
                 // A number of its own at 1/s: the probes do a claim's whole work, and

@@ -61,7 +61,7 @@ pub(crate) struct Shared {
     /// sent, or may have been); the leases expire into unknown outcomes instead.
     pub unrecorded: AtomicUsize,
     /// Records outcomes several per call (`svc.record_broadcast_outcomes`).
-    pub outcomes: svc_client::OutcomeBatcher,
+    pub outcomes: svc_client::OutcomeBatcher<svc_client::BroadcastOutcome>,
 }
 
 /// Runs until `stop` turns true, then finishes in-flight sends and releases unsent claims.
@@ -72,11 +72,7 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) {
     let pacing = Pacing::new(settings.max_mps);
-    let outcomes = svc_client::OutcomeBatcher::start(
-        svc.clone(),
-        settings.owner.clone(),
-        "record_broadcast_outcomes",
-    );
+    let outcomes = svc_client::OutcomeBatcher::start(svc.clone(), settings.owner.clone());
     let shared = Arc::new(Shared {
         svc,
         graph,
@@ -112,7 +108,7 @@ impl SendQueue for Shared {
         let started = Instant::now();
         let claimed = self
             .svc
-            .claim_broadcast_recipients::<ClaimedRecipient>(
+            .claim_broadcast_recipients(
                 &s.owner,
                 &s.phone_number_id,
                 f64::from(s.max_mps),

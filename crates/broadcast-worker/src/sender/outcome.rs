@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 
 use graph_api::outcome::{error_data, next_step, record, NextStep, Recorded};
 use graph_api::SendOutcome;
-use serde_json::json;
-use svc_client::SvcError;
+use svc_client::{BroadcastOutcome, SvcError};
 use time::OffsetDateTime;
 use whatsapp::{mask_phone, GraphError};
 
-use super::recipient::ClaimedRecipient;
+use super::recipient::{ClaimedRecipient, RecipientRequest};
 use super::Shared;
 
 /// Longest `error_message` written (Meta's details can be long).
@@ -42,7 +41,12 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             let message = format!("not sent: {reason}");
             shared
                 .record("failed", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": false }))
+                    shared.outcomes.record(BroadcastOutcome::Failed {
+                        broadcast_id: b,
+                        contact_id: c,
+                        error_message: message.clone(),
+                        opted_out: false,
+                    })
                 })
                 .await;
             return;
@@ -65,7 +69,12 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
     let record_failed = |message: String, opted_out: bool| async move {
         shared
             .record("failed", || {
-                shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "failed", "error_message": message, "opted_out": opted_out }))
+                shared.outcomes.record(BroadcastOutcome::Failed {
+                    broadcast_id: b,
+                    contact_id: c,
+                    error_message: message.clone(),
+                    opted_out,
+                })
             })
             .await;
     };
@@ -74,7 +83,12 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
         async move {
             shared
                 .record("retry", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "retry", "delay_seconds": delay.as_secs_f64(), "error_message": message }))
+                    shared.outcomes.record(BroadcastOutcome::Retry {
+                        broadcast_id: b,
+                        contact_id: c,
+                        delay_seconds: delay.as_secs_f64(),
+                        error_message: message.clone(),
+                    })
                 })
                 .await;
         }
@@ -85,7 +99,11 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
             count("sent", class);
             shared
                 .record("sent", || {
-                    shared.outcomes.record(json!({ "broadcast_id": b, "contact_id": c, "outcome": "sent", "wamid": wamid }))
+                    shared.outcomes.record(BroadcastOutcome::Sent {
+                        broadcast_id: b,
+                        contact_id: c,
+                        wamid: wamid.to_owned(),
+                    })
                 })
                 .await;
             if recipient.probe {

@@ -1,41 +1,26 @@
-//! A claimed recipient (one element of `svc.claim_broadcast_recipients`) and the
-//! template request it becomes.
+//! The template request a claimed recipient (one element of
+//! `svc.claim_broadcast_recipients`, [`ClaimedRecipient`]) becomes.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
-use uuid::Uuid;
+pub use svc_client::ClaimedRecipient;
 use whatsapp::{OutboundMessage, OutboundRequest};
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClaimedRecipient {
-    pub broadcast_id: Uuid,
-    pub contact_id: Uuid,
-    /// wa_id, else phone, else the business-scoped user id.
-    pub to: Option<String>,
-    /// The approved template's WhatsApp name and language.
-    pub template: Option<String>,
-    pub language: Option<String>,
-    /// Body parameters, filled from the contact, in order.
-    #[serde(default)]
-    pub parameters: Vec<Value>,
-    pub attempts: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub first_attempt_at: OffsetDateTime,
-    /// Sending is paused: this send is the probe that tells whether it may resume.
-    #[serde(default)]
-    pub probe: bool,
-}
-
-impl ClaimedRecipient {
+/// A claimed recipient as a Graph API request.
+pub trait RecipientRequest {
     /// What the send carries as `biz_opaque_callback_data` (echoed in its status
     /// webhooks): `broadcast:<broadcast id>:<contact id>`.
-    pub fn callback_data(&self) -> String {
+    fn callback_data(&self) -> String;
+
+    /// The Graph API request, or why there is none.
+    fn to_request(&self) -> Result<OutboundRequest, String>;
+}
+
+impl RecipientRequest for ClaimedRecipient {
+    fn callback_data(&self) -> String {
         format!("broadcast:{}:{}", self.broadcast_id, self.contact_id)
     }
 
-    /// The Graph API request, or why there is none.
-    pub fn to_request(&self) -> Result<OutboundRequest, String> {
+    fn to_request(&self) -> Result<OutboundRequest, String> {
         let to = self
             .to
             .clone()

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use svc_client::{SvcClient, SvcError};
+use serde_json::Value;
+use svc_client::{IncomingWebhook, StoredWebhook, SvcClient, SvcError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::Events;
@@ -25,8 +25,8 @@ pub enum IngestError {
 }
 
 struct Job {
-    webhook: Value,
-    reply: oneshot::Sender<Result<Value, IngestError>>,
+    webhook: IncomingWebhook,
+    reply: oneshot::Sender<Result<StoredWebhook, IngestError>>,
 }
 
 #[derive(Clone)]
@@ -69,8 +69,12 @@ impl Ingestor {
         payload: Value,
         events: Option<&Events>,
         parse_error: Option<String>,
-    ) -> Result<Value, IngestError> {
-        let webhook = json!({ "payload": payload, "events": events, "parse_error": parse_error });
+    ) -> Result<StoredWebhook, IngestError> {
+        let webhook = IncomingWebhook {
+            payload,
+            events: events.cloned(),
+            parse_error,
+        };
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job { webhook, reply })
@@ -85,49 +89,41 @@ impl Ingestor {
 async fn store(svc: &SvcClient, batch: Vec<Job>) {
     let started = Instant::now();
     let size = batch.len();
-    let webhooks: Vec<&Value> = batch.iter().map(|j| &j.webhook).collect();
-    match call(svc, &json!(webhooks)).await {
+    let (webhooks, replies): (Vec<IncomingWebhook>, Vec<_>) =
+        batch.into_iter().map(|j| (j.webhook, j.reply)).unzip();
+    match svc.ingest_webhooks(&webhooks).await {
         Ok(results) => {
             metrics::histogram!("gateway_ingest_batch_size").record(size as f64);
             metrics::histogram!("gateway_ingest_call_seconds")
                 .record(started.elapsed().as_secs_f64());
-            for (job, result) in batch.into_iter().zip(results) {
-                let _ = job.reply.send(Ok(result));
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
             }
         }
         Err(e) if e.is_transient() || size == 1 => {
             let error = to_ingest_error(&e);
             tracing::warn!(error = %e, batch = size, "storing webhooks failed");
-            for job in batch {
-                let _ = job.reply.send(Err(error.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
             }
         }
         Err(e) => {
             // One bad webhook must not take the others with it: store them one by one.
             tracing::warn!(error = %e, batch = size, "a batch was refused; storing its webhooks one by one");
-            for job in batch {
-                let result = call(svc, &json!([&job.webhook]))
+            for (webhook, reply) in webhooks.into_iter().zip(replies) {
+                let result = svc
+                    .ingest_webhooks(std::slice::from_ref(&webhook))
                     .await
-                    .map(|mut r| r.pop().unwrap_or(Value::Null))
-                    .map_err(|e| to_ingest_error(&e));
-                let _ = job.reply.send(result);
+                    .map_err(|e| to_ingest_error(&e))
+                    .and_then(|mut stored| {
+                        stored.pop().ok_or_else(|| {
+                            IngestError::Refused("svc.ingest_webhooks answered nothing".into())
+                        })
+                    });
+                let _ = reply.send(result);
             }
         }
     }
-}
-
-async fn call(svc: &SvcClient, webhooks: &Value) -> Result<Vec<Value>, SvcError> {
-    let expected = webhooks.as_array().map_or(0, Vec::len);
-    let results: Vec<Value> = svc
-        .call("ingest_webhooks", &json!({ "p_webhooks": webhooks }))
-        .await?;
-    if results.len() != expected {
-        return Err(SvcError::Decode {
-            function: "ingest_webhooks".into(),
-            reason: format!("{} results for {expected} webhooks", results.len()),
-        });
-    }
-    Ok(results)
 }
 
 fn to_ingest_error(e: &SvcError) -> IngestError {

@@ -1,42 +1,10 @@
-//! The JSON contract of `svc.apply_webhook_events` (see that function's comment), built
-//! from a parsed webhook. Changes for another business number and statuses WhatsApp
+//! The events `svc.apply_webhook_events` applies (see that function's comment; the types
+//! are `svc_client`'s), built from a parsed webhook. Changes for another business number and statuses WhatsApp
 //! added after this was written are counted as ignored, never applied blindly.
 
-use serde::Serialize;
-use serde_json::{json, Value};
-use time::OffsetDateTime;
+use serde_json::json;
+pub use svc_client::{Events, MessageEvent, StatusEvent};
 use whatsapp::{InboundMessage, MessageKind, MessagesChange, Status, StatusKind, WebhookBatch};
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Events {
-    pub messages: Vec<MessageEvent>,
-    pub statuses: Vec<StatusEvent>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MessageEvent {
-    pub wamid: String,
-    pub from: Option<String>,
-    pub user_id: Option<String>,
-    pub profile_name: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub timestamp: OffsetDateTime,
-    pub message_type: &'static str,
-    pub content: String,
-    pub metadata: Value,
-    pub context_wamid: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct StatusEvent {
-    pub wamid: String,
-    pub status: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
-    pub timestamp: OffsetDateTime,
-    pub recipient_id: Option<String>,
-    pub errors: Option<Value>,
-    pub callback_data: Option<String>,
-}
 
 /// What one webhook became, with what was left out and why (for logs and metrics).
 #[derive(Debug, Clone, Default)]

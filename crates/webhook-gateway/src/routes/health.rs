@@ -1,5 +1,5 @@
 use actix_web::{get, web, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::startup::AppState;
 
@@ -9,10 +9,7 @@ use crate::startup::AppState;
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = async {
         state.svc.ping().await?;
-        state
-            .svc
-            .call::<Value>("webhook_backlog", &json!({}))
-            .await?;
+        state.svc.webhook_backlog().await?;
         state
             .svc
             .outbound_status(&state.settings.phone_number_id)
@@ -21,12 +18,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // A paused sender does not make the gateway unready: webhooks must still be taken.
     match checks.await {
         Ok(outbound) => {
-            let paused = outbound.get("paused").filter(|p| !p.is_null()).cloned();
+            let paused = outbound.paused;
             HttpResponse::Ok().json(json!({
                 "status": "ready",
                 "sending": if paused.is_some() { "paused" } else { "active" },
                 "sending_paused": paused,
-                "outbound_queued": outbound.get("queued"),
+                "outbound_queued": outbound.queued,
             }))
         }
         Err(e) => {

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::Value;
+use svc_client::StoredWebhook;
 use whatsapp::{ParseError, WebhookBatch, SIGNATURE_HEADER};
 
 use crate::ingest::batcher::INGEST_TIMEOUT;
@@ -150,37 +151,26 @@ async fn handle(
     .await
     .map_err(|_| WebhookError::Timeout(INGEST_TIMEOUT))??;
 
-    let outcome = stored
-        .get("outcome")
-        .and_then(Value::as_str)
-        .unwrap_or("applied");
-    let count = |key: &str| stored.get(key).and_then(Value::as_i64);
-    let (journal_id, messages, duplicates) = (
-        count("journal_id"),
-        count("messages_inserted"),
-        count("duplicates"),
-    );
-    let (statuses, early_statuses) = (count("statuses_applied"), count("statuses_early"));
+    let counts = stored.counts();
     tracing::info!(
-        journal_id,
-        outcome,
-        messages,
-        duplicates,
-        statuses,
-        early_statuses,
+        journal_id = stored.journal_id(),
+        outcome = stored.outcome(),
+        messages = counts.map(|c| c.messages_inserted),
+        duplicates = counts.map(|c| c.duplicates),
+        statuses = counts.map(|c| c.statuses_applied),
+        early_statuses = counts.map(|c| c.statuses_early),
         "webhook stored"
     );
-    if outcome == "failed" {
-        let error = stored.get("error").and_then(Value::as_str);
-        tracing::error!(
-            error,
-            "webhook journaled as failed; replay with `cargo xtask webhooks replay` after a fix"
-        );
-    }
-    Ok(match outcome {
-        "failed" => "journaled_failed",
-        "ignored" => "ignored",
-        _ => "stored",
+    Ok(match &stored {
+        StoredWebhook::Failed { error, .. } => {
+            tracing::error!(
+                error = error.as_str(),
+                "webhook journaled as failed; replay with `cargo xtask webhooks replay` after a fix"
+            );
+            "journaled_failed"
+        }
+        StoredWebhook::Ignored { .. } => "ignored",
+        StoredWebhook::Applied { .. } => "stored",
     })
 }
 

@@ -1,33 +1,19 @@
-//! A claimed job (one row of `svc.claim_outbound_messages`) and the Graph API request it
-//! becomes. A message that can't become a request (an image without a link, a template
-//! without a name) is refused here with a reason the agent can read.
+//! The Graph API request a claimed job (one row of `svc.claim_outbound_messages`,
+//! [`ClaimedJob`]) becomes. A message that can't become a request (an image without a
+//! link, a template without a name) is refused here with a reason the agent can read.
 
-use serde::Deserialize;
 use serde_json::Value;
-use time::OffsetDateTime;
-use uuid::Uuid;
+pub use svc_client::ClaimedJob;
 use whatsapp::{OutboundMessage, OutboundRequest};
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClaimedJob {
-    pub message_id: Uuid,
-    pub to: Option<String>,
-    pub recipient_user_id: Option<String>,
-    pub message_type: String,
-    pub content: Option<String>,
-    pub media_url: Option<String>,
-    pub metadata: Option<Value>,
-    pub reply_to_wamid: Option<String>,
-    pub attempts: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub first_attempt_at: OffsetDateTime,
-    #[serde(default)]
-    pub probe: bool,
+/// A claimed reply as a Graph API request.
+pub trait JobRequest {
+    /// The Graph API request for this message, or why there is none.
+    fn to_request(&self) -> Result<OutboundRequest, String>;
 }
 
-impl ClaimedJob {
-    /// The Graph API request for this message, or why there is none.
-    pub fn to_request(&self) -> Result<OutboundRequest, String> {
+impl JobRequest for ClaimedJob {
+    fn to_request(&self) -> Result<OutboundRequest, String> {
         let to = self
             .to
             .clone()
@@ -126,7 +112,9 @@ mod tests {
     ) -> ClaimedJob {
         serde_json::from_value(json!({
             "message_id": "00000000-0000-0000-0000-000000000001",
+            "conversation_id": "00000000-0000-0000-0000-000000000003",
             "to": "34600111222",
+            "recipient_user_id": null,
             "message_type": message_type,
             "content": content,
             "media_url": media_url,
@@ -134,6 +122,7 @@ mod tests {
             "reply_to_wamid": "wamid.in",
             "attempts": 1,
             "first_attempt_at": "2026-11-25T10:00:00Z",
+            "probe": false,
         }))
         .unwrap()
     }

@@ -58,7 +58,7 @@ impl SendQueue for Replies {
         let s = &self.settings;
         let jobs = self
             .svc
-            .claim_outbound_messages::<ClaimedJob>(
+            .claim_outbound_messages(
                 &s.owner,
                 &s.phone_number_id,
                 f64::from(s.max_mps),

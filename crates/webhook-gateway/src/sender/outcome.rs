@@ -12,7 +12,7 @@ use svc_client::{SvcClient, SvcError};
 use time::OffsetDateTime;
 use whatsapp::mask_phone;
 
-use super::job::ClaimedJob;
+use super::job::{ClaimedJob, JobRequest};
 use super::recorder::OutcomeRecorder;
 use super::SenderSettings;
 

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use graph_api::{GraphClient, SendOutcome};
-use serde_json::json;
-use svc_client::{ReadReceipt, SvcClient};
+use svc_client::{ReadReceipt, ReceiptError, SvcClient};
 use tokio::sync::watch;
 use whatsapp::{ErrorClass, OutboundMessage, OutboundRequest};
 
@@ -67,8 +66,10 @@ async fn send_one(svc: &SvcClient, graph: &GraphClient, owner: &str, receipt: &R
             ..
         } => {
             let delay = retry_after.unwrap_or(retry_in(receipt.attempts));
-            let error =
-                json!({ "http_status": http_status, "code": error.as_ref().and_then(|e| e.code) });
+            let error = ReceiptError::Deferred {
+                http_status,
+                code: error.as_ref().and_then(|e| e.code),
+            };
             svc.record_read_receipt_retry(receipt, owner, delay.as_secs_f64(), &error)
                 .await
         }
@@ -76,12 +77,17 @@ async fn send_one(svc: &SvcClient, graph: &GraphClient, owner: &str, receipt: &R
             http_status, error, ..
         } => {
             tracing::info!(conversation_id = %receipt.conversation_id, http_status, "read receipt refused; dropped");
-            let error = json!({ "http_status": http_status, "code": error.as_ref().and_then(|e| e.code),
-                                "title": error.as_ref().and_then(|e| e.message.clone()) });
+            let error = ReceiptError::Refused {
+                http_status,
+                code: error.as_ref().and_then(|e| e.code),
+                title: error.as_ref().and_then(|e| e.message.clone()),
+            };
             svc.record_read_receipt_failed(receipt, owner, &error).await
         }
         SendOutcome::NotSent { reason } | SendOutcome::Unknown { reason } => {
-            let error = json!({ "reason": reason });
+            let error = ReceiptError::Unreachable {
+                reason: reason.clone(),
+            };
             svc.record_read_receipt_retry(
                 receipt,
                 owner,

@@ -1,24 +1,27 @@
 //! Reply outcomes, recorded several per call (see `svc_client::OutcomeBatcher`).
 
-use serde_json::{json, Value};
-use svc_client::{OutcomeBatcher, SvcClient, SvcError};
+use serde_json::Value;
+use svc_client::{OutboundOutcome, OutcomeBatcher, SvcClient, SvcError};
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct OutcomeRecorder {
-    batcher: OutcomeBatcher,
+    batcher: OutcomeBatcher<OutboundOutcome>,
 }
 
 impl OutcomeRecorder {
     pub fn start(svc: SvcClient, owner: String) -> Self {
         Self {
-            batcher: OutcomeBatcher::start(svc, owner, "record_outbound_outcomes"),
+            batcher: OutcomeBatcher::start(svc, owner),
         }
     }
 
     pub async fn sent(&self, message_id: Uuid, wamid: &str) -> Result<bool, SvcError> {
         self.batcher
-            .record(json!({ "message_id": message_id, "outcome": "sent", "wamid": wamid }))
+            .record(OutboundOutcome::Sent {
+                message_id,
+                wamid: wamid.to_owned(),
+            })
             .await
     }
 
@@ -29,7 +32,11 @@ impl OutcomeRecorder {
         opted_out: bool,
     ) -> Result<bool, SvcError> {
         self.batcher
-            .record(json!({ "message_id": message_id, "outcome": "failed", "error": error, "opted_out": opted_out }))
+            .record(OutboundOutcome::Failed {
+                message_id,
+                error: error.clone(),
+                opted_out,
+            })
             .await
     }
 
@@ -40,7 +47,11 @@ impl OutcomeRecorder {
         error: &Value,
     ) -> Result<bool, SvcError> {
         self.batcher
-            .record(json!({ "message_id": message_id, "outcome": "retry", "delay_seconds": delay_seconds, "error": error }))
+            .record(OutboundOutcome::Retry {
+                message_id,
+                delay_seconds,
+                error: error.clone(),
+            })
             .await
     }
 }

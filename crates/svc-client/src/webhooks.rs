@@ -1,0 +1,289 @@
+//! Webhook ingestion (migration `..._webhook_ingestion.sql`): the webhooks the gateway
+//! stores (`svc.ingest_webhooks`), what became of each, the journal's backlog and replays.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::rpc::Rpc;
+use crate::{SvcClient, SvcError};
+
+/// One verified webhook to store: its raw payload and the events parsed from it, or why
+/// it could not be parsed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncomingWebhook {
+    pub payload: Value,
+    pub events: Option<Events>,
+    pub parse_error: Option<String>,
+}
+
+/// The parsed events of one webhook, as `svc.apply_webhook_events` reads them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Events {
+    pub messages: Vec<MessageEvent>,
+    pub statuses: Vec<StatusEvent>,
+}
+
+/// An inbound message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageEvent {
+    pub wamid: String,
+    pub from: Option<String>,
+    pub user_id: Option<String>,
+    pub profile_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub message_type: &'static str,
+    pub content: String,
+    pub metadata: Value,
+    pub context_wamid: Option<String>,
+}
+
+/// A delivery status of a message we sent.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusEvent {
+    pub wamid: String,
+    pub status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub recipient_id: Option<String>,
+    pub errors: Option<Value>,
+    pub callback_data: Option<String>,
+}
+
+/// What became of one stored webhook (`svc.journal_and_apply`'s answer).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StoredWebhook {
+    /// Journaled and its events applied.
+    Applied {
+        journal_id: i64,
+        #[serde(flatten)]
+        counts: EventCounts,
+    },
+    /// Journaled; it carried no events to apply (e.g. another field's change).
+    Ignored {
+        journal_id: i64,
+        #[serde(flatten)]
+        counts: EventCounts,
+    },
+    /// Journaled as failed (it could not be parsed or applied); replayable after a fix.
+    Failed { journal_id: i64, error: String },
+}
+
+impl StoredWebhook {
+    pub fn journal_id(&self) -> i64 {
+        match self {
+            Self::Applied { journal_id, .. }
+            | Self::Ignored { journal_id, .. }
+            | Self::Failed { journal_id, .. } => *journal_id,
+        }
+    }
+
+    /// The journal's outcome: applied, ignored or failed.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Applied { .. } => "applied",
+            Self::Ignored { .. } => "ignored",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    /// What was applied (none for a failed webhook).
+    pub fn counts(&self) -> Option<&EventCounts> {
+        match self {
+            Self::Applied { counts, .. } | Self::Ignored { counts, .. } => Some(counts),
+            Self::Failed { .. } => None,
+        }
+    }
+}
+
+/// `svc.apply_webhook_events`' counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct EventCounts {
+    pub messages_inserted: i64,
+    pub duplicates: i64,
+    pub statuses_applied: i64,
+    pub statuses_stale: i64,
+    /// Statuses that arrived before their message was recorded (applied later).
+    pub statuses_early: i64,
+}
+
+/// `svc.webhook_backlog`: what waits for an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WebhookBacklog {
+    /// Webhooks journaled as failed.
+    pub failed: i64,
+    /// Statuses still waiting for their message.
+    pub early_statuses: i64,
+}
+
+/// `svc.replay_failed_webhooks`' counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ReplayReport {
+    pub applied: i64,
+    pub still_failed: i64,
+    /// Failed webhooks that were never parsed: they need a gateway fix, not a replay.
+    pub unparsed: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct IngestWebhooks<'a> {
+    p_webhooks: Cow<'a, [IncomingWebhook]>,
+}
+
+impl Rpc for IngestWebhooks<'_> {
+    const FUNCTION: &'static str = "ingest_webhooks";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_webhooks", "jsonb")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<StoredWebhook>;
+
+    fn example() -> Self {
+        let at = OffsetDateTime::from_unix_timestamp(1_764_064_800)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let events = Events {
+            messages: vec![MessageEvent {
+                wamid: "wamid.contract.in".into(),
+                from: Some("34600000099".into()),
+                user_id: None,
+                profile_name: Some("Contract".into()),
+                timestamp: at,
+                message_type: "text",
+                content: "hola".into(),
+                metadata: json!({}),
+                context_wamid: None,
+            }],
+            statuses: vec![StatusEvent {
+                wamid: "wamid.contract.unknown".into(),
+                status: "delivered",
+                timestamp: at,
+                recipient_id: Some("34600000099".into()),
+                errors: None,
+                callback_data: None,
+            }],
+        };
+        let webhooks = vec![
+            IncomingWebhook {
+                payload: json!({}),
+                events: Some(events),
+                parse_error: None,
+            },
+            IncomingWebhook {
+                payload: json!({}),
+                events: Some(Events::default()),
+                parse_error: None,
+            },
+            IncomingWebhook {
+                payload: json!({}),
+                events: None,
+                parse_error: Some("not a webhook".into()),
+            },
+        ];
+        Self {
+            p_webhooks: Cow::Owned(webhooks),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct WebhookBacklogRequest {}
+
+impl Rpc for WebhookBacklogRequest {
+    const FUNCTION: &'static str = "webhook_backlog";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = WebhookBacklog;
+
+    fn example() -> Self {
+        Self {}
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReplayFailedWebhooks {
+    p_limit: u32,
+}
+
+impl Rpc for ReplayFailedWebhooks {
+    const FUNCTION: &'static str = "replay_failed_webhooks";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_limit", "integer")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = ReplayReport;
+
+    fn example() -> Self {
+        Self { p_limit: 10 }
+    }
+}
+
+impl SvcClient {
+    /// `svc.ingest_webhooks`: journals and applies the webhooks in one transaction; what
+    /// became of each, in the order given.
+    pub async fn ingest_webhooks(
+        &self,
+        webhooks: &[IncomingWebhook],
+    ) -> Result<Vec<StoredWebhook>, SvcError> {
+        let request = IngestWebhooks {
+            p_webhooks: Cow::Borrowed(webhooks),
+        };
+        let stored = self.call(&request).await?;
+        if stored.len() != webhooks.len() {
+            return Err(SvcError::Decode {
+                function: IngestWebhooks::FUNCTION.into(),
+                reason: format!("{} results for {} webhooks", stored.len(), webhooks.len()),
+            });
+        }
+        Ok(stored)
+    }
+
+    /// `svc.webhook_backlog`: failed webhooks and statuses waiting for their message.
+    pub async fn webhook_backlog(&self) -> Result<WebhookBacklog, SvcError> {
+        self.call(&WebhookBacklogRequest {}).await
+    }
+
+    /// `svc.replay_failed_webhooks`: re-applies up to `limit` failed webhooks.
+    pub async fn replay_failed_webhooks(&self, limit: u32) -> Result<ReplayReport, SvcError> {
+        self.call(&ReplayFailedWebhooks { p_limit: limit }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_webhook_decodes_by_its_outcome() {
+        let applied: StoredWebhook = serde_json::from_value(json!({
+            "journal_id": 7, "outcome": "applied", "messages_inserted": 1, "duplicates": 0,
+            "statuses_applied": 2, "statuses_stale": 0, "statuses_early": 1
+        }))
+        .unwrap();
+        assert_eq!(applied.outcome(), "applied");
+        assert_eq!(applied.counts().map(|c| c.statuses_early), Some(1));
+        let failed: StoredWebhook = serde_json::from_value(
+            json!({ "journal_id": 8, "outcome": "failed", "error": "22023: bad" }),
+        )
+        .unwrap();
+        assert_eq!(
+            failed,
+            StoredWebhook::Failed {
+                journal_id: 8,
+                error: "22023: bad".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_stored_webhook_without_its_outcome_or_counts_is_refused() {
+        assert!(serde_json::from_value::<StoredWebhook>(json!({ "journal_id": 7 })).is_err());
+        assert!(serde_json::from_value::<StoredWebhook>(
+            json!({ "journal_id": 7, "outcome": "applied", "messages_inserted": 1 })
+        )
+        .is_err());
+        assert!(serde_json::from_value::<StoredWebhook>(
+            json!({ "journal_id": 7, "outcome": "stored" })
+        )
+        .is_err());
+    }
+}

@@ -11,7 +11,7 @@
 --
 -- Runs as role postgres (BYPASSRLS, may insert into auth.users); everything is rolled back.
 begin;
-select plan(449);
+select plan(456);
 
 -- Extensions -----------------------------------------------------------------------------
 select has_extension('extensions', 'uuid-ossp', 'extension uuid-ossp is installed in schema extensions');
@@ -279,7 +279,7 @@ select col_default_is('public', 'message_templates', 'parameters', '[]'::jsonb, 
 
 -- broadcast_messages --------------------------------------------------------------------
 select has_table('public', 'broadcast_messages', 'table public.broadcast_messages exists');
-select columns_are('public', 'broadcast_messages', array['id', 'name', 'content', 'status', 'scheduled_for', 'created_by', 'created_at', 'sent_at', 'template_id', 'audience', 'status_detail'], 'public.broadcast_messages has exactly the designed columns');
+select columns_are('public', 'broadcast_messages', array['id', 'name', 'content', 'status', 'scheduled_for', 'created_by', 'created_at', 'sent_at', 'template_id', 'audience', 'status_detail', 'erased_recipients'], 'public.broadcast_messages has exactly the designed columns');
 select col_type_is('public', 'broadcast_messages', 'id', 'uuid', 'broadcast_messages.id is uuid');
 select col_not_null('public', 'broadcast_messages', 'id', 'broadcast_messages.id is not null');
 select col_default_is('public', 'broadcast_messages', 'id', 'uuid_generate_v4()'::text, 'broadcast_messages.id defaults to uuid_generate_v4()');
@@ -310,6 +310,10 @@ select col_hasnt_default('public', 'broadcast_messages', 'template_id', 'broadca
 select col_type_is('public', 'broadcast_messages', 'audience', 'jsonb', 'broadcast_messages.audience is jsonb');
 select col_not_null('public', 'broadcast_messages', 'audience', 'broadcast_messages.audience is not null');
 select col_default_is('public', 'broadcast_messages', 'audience', '{"type": "explicit"}'::jsonb, 'broadcast_messages.audience defaults to {"type": "explicit"}');
+-- Extension (data protection): counts of recipients erased after the broadcast began sending.
+select col_type_is('public', 'broadcast_messages', 'erased_recipients', 'jsonb', 'broadcast_messages.erased_recipients is jsonb');
+select col_not_null('public', 'broadcast_messages', 'erased_recipients', 'broadcast_messages.erased_recipients is not null');
+select col_default_is('public', 'broadcast_messages', 'erased_recipients', '{}'::jsonb, 'broadcast_messages.erased_recipients defaults to {}');
 
 -- broadcast_recipients ------------------------------------------------------------------
 select has_table('public', 'broadcast_recipients', 'table public.broadcast_recipients exists');
@@ -335,6 +339,10 @@ select col_hasnt_default('public', 'broadcast_recipients', 'error_message', 'bro
 select col_type_is('public', 'broadcast_recipients', 'wa_message_id', 'text', 'broadcast_recipients.wa_message_id is text');
 select col_is_null('public', 'broadcast_recipients', 'wa_message_id', 'broadcast_recipients.wa_message_id is nullable');
 select col_hasnt_default('public', 'broadcast_recipients', 'wa_message_id', 'broadcast_recipients.wa_message_id has no default');
+
+-- audit_log (extension, migration 20261207003000) -----------------------------------------
+select has_table('public', 'audit_log', 'table public.audit_log exists');
+select columns_are('public', 'audit_log', array['id', 'occurred_at', 'actor_id', 'actor_role', 'action', 'target_table', 'target_id', 'details'], 'public.audit_log has exactly its columns (ids, no personal data)');
 
 -- Primary keys ------------------------------------------------------------------------------
 select col_is_pk('public', 'users', 'id', 'users: primary key (id)');
@@ -701,6 +709,18 @@ select throws_ok(
   '23514', 'new row for relation "invitations" violates check constraint "invitations_lease_complete"',
   'an invitation''s lease has an owner and an expiry, or neither');
 
+-- audit_log.action: the seven actions logged (written here as the owner; the API can't).
+select lives_ok(
+  $$insert into public.audit_log (action, target_table, target_id)
+    select a, 'contacts', '00000000-0000-4000-b000-000000000001'
+      from unnest(array['contact.erased', 'contact.exported', 'user.role_changed', 'user.status_changed',
+                        'conversation.assigned', 'invitation.created', 'invitation.revoked']) a$$,
+  'audit_log.action accepts the seven logged actions');
+select throws_ok(
+  $$insert into public.audit_log (action, target_table, target_id) values ('contact.viewed', 'contacts', '00000000-0000-4000-b000-000000000001')$$,
+  '23514', 'new row for relation "audit_log" violates check constraint "audit_log_action_check"',
+  'audit_log.action rejects any other action');
+
 -- Every CHECK constraint of schema public is one proven above.
 select set_eq(
   $$select (select relname from pg_class where oid = conrelid)::text collate "default" || '.' || conname from pg_constraint
@@ -716,7 +736,8 @@ select set_eq(
     'broadcast_messages.broadcast_messages_scheduled_has_time',
     'broadcast_recipients.broadcast_recipients_status_check',
     'invitations.invitations_role_check', 'invitations.invitations_status_check',
-    'invitations.invitations_email_format', 'invitations.invitations_lease_complete'],
+    'invitations.invitations_email_format', 'invitations.invitations_lease_complete',
+    'audit_log.audit_log_action_check'],
   'every CHECK constraint of schema public is proven by behaviour in this file');
 
 -- Row level security ---------------------------------------------------------------------------

@@ -198,6 +198,8 @@ select results_eq(
   $$select tgrelid::regclass::text, tgname::text collate "default", tgfoid::regproc::text from pg_trigger
     where tgname like 'guard\_%' and not tgisinternal order by 1, 2$$,
   $$values
+    ('audit_log', 'guard_audit_log_append_only', 'private.deny_audit_log_change'),
+    ('audit_log', 'guard_audit_log_no_truncate', 'private.deny_audit_log_change'),
     ('contacts', 'guard_contacts_status', 'private.deny_contact_status_change'),
     ('conversations', 'guard_conversations_assignment', 'private.deny_assignment_change'),
     ('invitations', 'guard_invitations_status', 'private.deny_invitation_status_change'),

@@ -14,12 +14,46 @@ export type Database = {
   }
   public: {
     Tables: {
+      audit_log: {
+        Row: {
+          action: string
+          actor_id: string | null
+          actor_role: string | null
+          details: NonNullable<Json>
+          id: number
+          occurred_at: string
+          target_id: string
+          target_table: string
+        }
+        Insert: {
+          action: string
+          actor_id?: string | null
+          actor_role?: string | null
+          details?: NonNullable<Json>
+          id?: never
+          occurred_at?: string
+          target_id: string
+          target_table: string
+        }
+        Update: {
+          action?: string
+          actor_id?: string | null
+          actor_role?: string | null
+          details?: NonNullable<Json>
+          id?: never
+          occurred_at?: string
+          target_id?: string
+          target_table?: string
+        }
+        Relationships: []
+      }
       broadcast_messages: {
         Row: {
           audience: NonNullable<Json>
           content: string
           created_at: string | null
           created_by: string | null
+          erased_recipients: NonNullable<Json>
           id: string
           name: string
           scheduled_for: string | null
@@ -33,6 +67,7 @@ export type Database = {
           content: string
           created_at?: string | null
           created_by?: string | null
+          erased_recipients?: NonNullable<Json>
           id?: string
           name: string
           scheduled_for?: string | null
@@ -46,6 +81,7 @@ export type Database = {
           content?: string
           created_at?: string | null
           created_by?: string | null
+          erased_recipients?: NonNullable<Json>
           id?: string
           name?: string
           scheduled_for?: string | null
@@ -604,6 +640,8 @@ export type Database = {
       [_ in never]: never
     }
     Functions: {
+      erase_contact: { Args: { p_contact_id: string }; Returns: Json }
+      export_contact: { Args: { p_contact_id: string }; Returns: Json }
       mark_conversation_read: {
         Args: { p_conversation_id: string }
         Returns: {

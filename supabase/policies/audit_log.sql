@@ -1,0 +1,13 @@
+-- public.audit_log: what admins did to access and personal data (migration 20261207003000).
+--
+-- read    admins
+-- insert  nobody through the API: the database writes it (SECURITY DEFINER triggers and
+--         functions)
+-- update  nobody (no grant; trigger guard_audit_log_append_only stops even the owner)
+-- delete  nobody (likewise; guard_audit_log_no_truncate stops TRUNCATE)
+
+create policy "Admins can read the audit log"
+  on public.audit_log
+  for select
+  to authenticated
+  using ((select private.is_admin()));

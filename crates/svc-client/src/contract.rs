@@ -19,7 +19,9 @@ use crate::read_receipts::{
     ClaimReadReceipts, RecordReadReceiptFailed, RecordReadReceiptRetry, RecordReadReceiptSent,
 };
 use crate::rpc::Rpc;
-use crate::webhooks::{IngestWebhooks, ReplayFailedWebhooks, WebhookBacklogRequest};
+use crate::webhooks::{
+    IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks, WebhookBacklogRequest,
+};
 use crate::{BroadcastOutcome, OutboundOutcome};
 
 /// The lease owner of the example calls.
@@ -109,6 +111,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<IngestWebhooks>(),
         Signature::of::<WebhookBacklogRequest>(),
         Signature::of::<ReplayFailedWebhooks>(),
+        Signature::of::<PruneWebhookJournal>(),
         Signature::of::<ClaimOutboundMessages>(),
         Signature::of::<PauseSending>(),
         Signature::of::<ResumeSending>(),

@@ -2,6 +2,7 @@
 //! stores (`svc.ingest_webhooks`), what became of each, the journal's backlog and replays.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -217,7 +218,49 @@ impl Rpc for ReplayFailedWebhooks {
     }
 }
 
+#[derive(Serialize)]
+pub(crate) struct PruneWebhookJournal {
+    /// PostgreSQL reads an interval from text such as `2592000 seconds`.
+    p_max_age: String,
+    p_failed_max_age: String,
+}
+
+impl PruneWebhookJournal {
+    fn new(max_age: Duration, failed_max_age: Duration) -> Self {
+        Self {
+            p_max_age: format!("{} seconds", max_age.as_secs()),
+            p_failed_max_age: format!("{} seconds", failed_max_age.as_secs()),
+        }
+    }
+}
+
+impl Rpc for PruneWebhookJournal {
+    const FUNCTION: &'static str = "prune_webhook_journal";
+    const ARGS: &'static [(&'static str, &'static str)] =
+        &[("p_max_age", "interval"), ("p_failed_max_age", "interval")];
+    const RETURNS: &'static str = "integer";
+    type Answer = i64;
+
+    fn example() -> Self {
+        Self::new(
+            Duration::from_secs(30 * 86_400),
+            Duration::from_secs(90 * 86_400),
+        )
+    }
+}
+
 impl SvcClient {
+    /// `svc.prune_webhook_journal`: removes raw webhooks older than `max_age` (failed ones
+    /// awaiting replay: older than `failed_max_age`); how many it removed.
+    pub async fn prune_webhook_journal(
+        &self,
+        max_age: Duration,
+        failed_max_age: Duration,
+    ) -> Result<i64, SvcError> {
+        self.call(&PruneWebhookJournal::new(max_age, failed_max_age))
+            .await
+    }
+
     /// `svc.ingest_webhooks`: journals and applies the webhooks in one transaction; what
     /// became of each, in the order given.
     pub async fn ingest_webhooks(

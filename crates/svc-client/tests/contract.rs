@@ -321,6 +321,7 @@ const CALLS: &[(&str, bool)] = &[
     ("ingest_webhooks", true),
     ("webhook_backlog", true),
     ("replay_failed_webhooks", true),
+    ("prune_webhook_journal", false),
     ("claim_outbound_messages", true),
     ("record_outbound_outcomes", true),
     ("pause_sending", false),

@@ -2,8 +2,8 @@
 //! scheduler and the sender, with a graceful stop (SIGTERM) and, for tests, an abrupt one.
 
 use actix_web::{web, App, HttpServer};
-use graph_api::{GraphClient, GraphSettings};
 use metrics_exporter_prometheus::PrometheusHandle;
+use sending::graph::{GraphClient, GraphSettings};
 use service_runtime::http::{admin_server, BoundListener, RunningServers, Servers};
 use svc_client::SvcClient;
 use tokio::sync::watch;
@@ -38,7 +38,7 @@ impl Application {
     /// Binds the HTTP listeners and starts the scheduler and the sender (inside a tokio
     /// runtime).
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_owner(settings, graph_api::claim_loop::lease_owner("broadcast"))
+        Self::build_with_owner(settings, sending::claim_loop::lease_owner("broadcast"))
     }
 
     /// [`Application::build`] with a chosen lease owner name.

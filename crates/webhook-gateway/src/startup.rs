@@ -3,7 +3,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use service_runtime::http::{admin_server, BoundListener, RunningServers, Servers};
 use svc_client::SvcClient;
 
-use graph_api::{GraphClient, GraphSettings};
+use sending::graph::{GraphClient, GraphSettings};
 use tokio::sync::watch;
 use whatsapp::RetryPolicy;
 
@@ -51,7 +51,7 @@ impl Application {
                 request_timeout: settings.outbound.request_timeout,
             })?;
             let sender_settings = SenderSettings {
-                owner: graph_api::claim_loop::lease_owner("gateway"),
+                owner: sending::claim_loop::lease_owner("gateway"),
                 phone_number_id: settings.phone_number_id.clone(),
                 max_mps: settings.max_mps,
                 lease_seconds: settings.outbound.lease_seconds,
@@ -85,7 +85,7 @@ impl Application {
                 svc.clone(),
                 settings.supabase.service_role_key.clone(),
                 settings.invitations.clone(),
-                graph_api::claim_loop::lease_owner("gateway"),
+                sending::claim_loop::lease_owner("gateway"),
                 stop.clone(),
             )));
         } else {

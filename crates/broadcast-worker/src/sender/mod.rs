@@ -13,7 +13,7 @@
 //! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
 //!   claims never sent go back to the queue (`svc.release_broadcast_claims`).
 //!
-//! Claiming and pacing are `graph_api::claim_loop` (shared with the reply sender): from
+//! Claiming and pacing are `sending::claim_loop` (shared with the reply sender): from
 //! 250/s two staggered claim loops, except under a messaging limit, where concurrent
 //! claims could overshoot it.
 //! Outcomes are recorded several per call (`svc.record_broadcast_outcomes`), so that
@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graph_api::claim_loop::{self, SendQueue};
-use graph_api::pacing::Pacing;
-use graph_api::GraphClient;
+use sending::claim_loop::{self, SendQueue};
+use sending::graph::GraphClient;
+use sending::pacing::Pacing;
 use svc_client::SvcClient;
 use tokio::sync::watch;
 use whatsapp::RetryPolicy;

@@ -3,7 +3,7 @@
 //!
 //! - Claims are leased (`svc.claim_outbound_messages`); no transaction is held across the
 //!   HTTP call. Claims only what it can send at once (tokens of the shared rate limit,
-//!   and at most `MAX_IN_FLIGHT` requests in the air), in `graph_api::claim_loop`.
+//!   and at most `MAX_IN_FLIGHT` requests in the air), in `sending::claim_loop`.
 //! - Outcomes follow [`whatsapp::ErrorClass`]: retryable errors back off (jitter,
 //!   Retry-After) up to a maximum age, permanent ones fail with error_data, token and
 //!   account errors pause all sending, and an unknown outcome is never retried (the API
@@ -17,9 +17,9 @@ mod recorder;
 
 use std::sync::Arc;
 
-use graph_api::claim_loop::{self, SendQueue};
-use graph_api::pacing::Pacing;
-use graph_api::GraphClient;
+use sending::claim_loop::{self, SendQueue};
+use sending::graph::GraphClient;
+use sending::pacing::Pacing;
 use svc_client::SvcClient;
 use tokio::sync::watch;
 use whatsapp::RetryPolicy;

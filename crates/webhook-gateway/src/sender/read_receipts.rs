@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use graph_api::{GraphClient, SendOutcome};
+use sending::graph::{GraphClient, SendOutcome};
 use serde_json::json;
 use svc_client::{ReadReceipt, SvcClient};
 use tokio::sync::watch;

@@ -1,16 +1,10 @@
-//! Sends one request to the Cloud API's messages endpoint and says what became of it.
+//! The Graph API client: sends one request to the Cloud API's messages endpoint and
+//! says what became of it.
 //!
 //! The distinction that matters is whether Meta may have received the request:
 //! - [`SendOutcome::NotSent`]: the connection was never made; sending again is safe.
 //! - [`SendOutcome::Unknown`]: the request left but no answer came (timeout, reset);
 //!   the API has no idempotency key, so sending again may deliver a duplicate.
-//!
-//! [`outcome`] holds what both senders do next: `error_data` and recording an outcome
-//! until the database answers; [`claim_loop`] and [`pacing`] how both claim what to send.
-
-pub mod claim_loop;
-pub mod outcome;
-pub mod pacing;
 
 use std::time::Duration;
 

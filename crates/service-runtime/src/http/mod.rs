@@ -22,3 +22,21 @@ use actix_web::{get, HttpResponse};
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
+
+/// The body of `/readyz`: 200 `{"status": "ready", ...fields}` once the service's checks
+/// passed, else 503 `{"status": "unavailable", "reason": ...}` (logged).
+pub fn readiness_response<E: std::fmt::Display>(
+    checked: Result<serde_json::Map<String, serde_json::Value>, E>,
+) -> HttpResponse {
+    match checked {
+        Ok(mut fields) => {
+            fields.insert("status".into(), "ready".into());
+            HttpResponse::Ok().json(fields)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "reason": e.to_string() }))
+        }
+    }
+}

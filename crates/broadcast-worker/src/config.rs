@@ -6,24 +6,24 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
 use sending::SendingSettings;
+use service_runtime::http::ListenSettings;
 use service_runtime::{ConfigError, Env};
 use svc_client::SupabaseSettings;
 
 /// The prefix of the broadcast sender's own variables (`BROADCAST_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "BROADCAST";
-/// `WORKER_ADDR`: the public listener (`/healthz` only).
+/// `WORKER_ADDR` when unset: the public listener (`/healthz` only).
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8081);
-/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
-/// monitoring network (the gateway's default is 8090, so both run on one machine).
+/// `ADMIN_ADDR` when unset: loopback unless the operator opens it to a monitoring
+/// network (the gateway's default is 8090, so both run on one machine).
 pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8091);
 
 /// Everything the worker needs, parsed at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `WORKER_ADDR` (default 0.0.0.0:8081): `/healthz`.
-    pub addr: SocketAddr,
-    /// `ADMIN_ADDR` (default 127.0.0.1:8091): `/readyz`, `/metrics` and `/healthz`.
-    pub admin_addr: SocketAddr,
+    /// `WORKER_ADDR` (default 0.0.0.0:8081): `/healthz`; `ADMIN_ADDR` (default
+    /// 127.0.0.1:8091): `/readyz`, `/metrics` and `/healthz`.
+    pub listen: ListenSettings,
     pub supabase: SupabaseSettings,
     /// The number (`WHATSAPP_*`) and the broadcast sender's knobs (`BROADCAST_*`).
     pub sending: SendingSettings,
@@ -85,8 +85,7 @@ impl fmt::Display for MessagingLimit {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Self {
-            addr: env.parsed_or("WORKER_ADDR", DEFAULT_ADDR)?,
-            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
+            listen: ListenSettings::from_env(env, "WORKER_ADDR", DEFAULT_ADDR, DEFAULT_ADMIN_ADDR)?,
             supabase: SupabaseSettings::from_env(env)?,
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
@@ -99,10 +98,8 @@ impl Settings {
     /// For tests: the defaults on loopback port 0 (both listeners), for this project and
     /// number, without a messaging limit.
     pub fn for_tests(supabase: SupabaseSettings, sending: SendingSettings) -> Self {
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         Self {
-            addr: loopback,
-            admin_addr: loopback,
+            listen: ListenSettings::for_tests("WORKER_ADDR"),
             supabase,
             sending,
             messaging_limit: MessagingLimit::Unlimited,
@@ -144,8 +141,11 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_values_are_unset() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8081)));
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
+        assert_eq!(s.listen.addr, SocketAddr::from(([0, 0, 0, 0], 8081)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8091))
+        );
         assert_eq!(s.messaging_limit, MessagingLimit::Unlimited);
         assert_eq!(s.sending.lease_seconds, 30);
         assert_eq!(s.sending.request_timeout, Duration::from_secs(10));
@@ -174,8 +174,8 @@ mod tests {
             ("BROADCAST_PROBE_SECS", "2"),
         ]))
         .unwrap();
-        assert_eq!(s.addr.port(), 9100);
-        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
+        assert_eq!(s.listen.addr.port(), 9100);
+        assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.messaging_limit.unique_users(), Some(10_000));
         assert_eq!(s.sending.lease_seconds, 5);
         assert_eq!(s.sending.request_timeout, Duration::from_millis(1500));
@@ -187,9 +187,12 @@ mod tests {
     #[test]
     fn the_admin_listener_defaults_to_loopback_and_a_malformed_one_is_named() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8091))
+        );
         assert_ne!(
-            s.admin_addr.port(),
+            s.listen.admin_addr.port(),
             crate::config::DEFAULT_ADDR.port(),
             "the public and admin listeners differ"
         );

@@ -5,7 +5,7 @@
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sending::claim_loop::lease_owner;
-use service_runtime::http::{admin_server, BoundListener, Servers};
+use service_runtime::http::{admin_server_with_state, Servers};
 use service_runtime::{BackgroundTasks, RunningService, Service};
 use svc_client::SvcClient;
 
@@ -32,8 +32,7 @@ impl Application {
     /// runtime).
     pub fn build(settings: Settings) -> anyhow::Result<Service> {
         settings.check()?;
-        let public = BoundListener::bind("WORKER_ADDR", settings.addr)?;
-        let admin = BoundListener::bind("ADMIN_ADDR", settings.admin_addr)?;
+        let (public, admin) = settings.listen.bind()?;
         let (port, admin_port) = (public.port(), admin.port());
         let svc = SvcClient::new(&settings.supabase);
         let graph = settings.sending.graph_client()?;
@@ -61,10 +60,7 @@ impl Application {
             .shutdown_timeout(5)
             .listen(public.into_std())?
             .run();
-        let admin = admin_server(admin, move |config: &mut web::ServiceConfig| {
-            config.app_data(state.clone());
-            routes::admin(config);
-        })?;
+        let admin = admin_server_with_state(admin, state, routes::admin)?;
         tracing::info!(port, admin_port, %owner, max_mps = settings.sending.max_mps,
             messaging_limit = %settings.messaging_limit, "broadcast worker started");
         let servers = Servers::new(public, admin);

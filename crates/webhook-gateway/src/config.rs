@@ -2,24 +2,24 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use sending::SendingSettings;
+use service_runtime::http::ListenSettings;
 use service_runtime::{ConfigError, Env, Secret};
 use svc_client::{ProjectUrl, SupabaseSettings};
 
 /// The prefix of the reply sender's own variables (`OUTBOUND_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "OUTBOUND";
-/// `GATEWAY_ADDR`: the public listener (webhooks and `/healthz`).
+/// `GATEWAY_ADDR` when unset: the public listener (webhooks and `/healthz`).
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
-/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
-/// monitoring network (the worker's default is 8091, so both run on one machine).
+/// `ADMIN_ADDR` when unset: loopback unless the operator opens it to a monitoring
+/// network (the worker's default is 8091, so both run on one machine).
 pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090);
 
 /// Everything the gateway needs, parsed at start-up (names as in DESIGN.md).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`.
-    pub addr: SocketAddr,
+    /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`;
     /// `ADMIN_ADDR` (default 127.0.0.1:8090): `/readyz`, `/metrics` and `/healthz`.
-    pub admin_addr: SocketAddr,
+    pub listen: ListenSettings,
     pub supabase: SupabaseSettings,
     /// `WHATSAPP_APP_SECRET`: verifies webhook signatures.
     pub app_secret: Secret,
@@ -123,8 +123,12 @@ impl Settings {
         let supabase = SupabaseSettings::from_env(env)?;
         Ok(Self {
             invitations: InvitationSettings::from_env(env, &supabase)?,
-            addr: env.parsed_or("GATEWAY_ADDR", DEFAULT_ADDR)?,
-            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
+            listen: ListenSettings::from_env(
+                env,
+                "GATEWAY_ADDR",
+                DEFAULT_ADDR,
+                DEFAULT_ADMIN_ADDR,
+            )?,
             supabase,
             app_secret: env.secret("WHATSAPP_APP_SECRET")?,
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
@@ -142,10 +146,8 @@ impl Settings {
         app_secret: &str,
         verify_token: &str,
     ) -> Self {
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         Self {
-            addr: loopback,
-            admin_addr: loopback,
+            listen: ListenSettings::for_tests("GATEWAY_ADDR"),
             invitations: InvitationSettings::for_tests(supabase.url.clone()),
             supabase,
             app_secret: Secret::new(app_secret),
@@ -183,7 +185,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_values_are_unset() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr.port(), 8080);
+        assert_eq!(s.listen.addr.port(), 8080);
         assert_eq!(s.sending.graph.base_url, sending::graph::DEFAULT_GRAPH_URL);
         assert_eq!(s.sending.max_mps, 80);
         assert!(s.outbound_sender);
@@ -210,12 +212,15 @@ mod tests {
     #[test]
     fn the_admin_listener_defaults_to_loopback_and_is_separate_from_the_public_one() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8090)));
+        assert_eq!(s.listen.addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8090))
+        );
         let mut pairs = complete();
         pairs.push(("ADMIN_ADDR", "10.0.0.5:9100"));
         let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
-        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9100)));
+        assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9100)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sending::claim_loop::lease_owner;
-use service_runtime::http::{admin_server, BoundListener, Servers};
+use service_runtime::http::{admin_server_with_state, Servers};
 use service_runtime::{BackgroundTasks, RunningService, Service};
 use svc_client::SvcClient;
 
@@ -37,8 +37,7 @@ pub struct Application;
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Service> {
         settings.sending.check_max_mps()?;
-        let public = BoundListener::bind("GATEWAY_ADDR", settings.addr)?;
-        let admin = BoundListener::bind("ADMIN_ADDR", settings.admin_addr)?;
+        let (public, admin) = settings.listen.bind()?;
         let ports = (public.port(), admin.port());
         let svc = SvcClient::new(&settings.supabase);
         let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
@@ -89,11 +88,10 @@ impl Application {
         .shutdown_timeout(20)
         .listen(public.into_std())?
         .run();
-        let admin = admin_server(admin, move |config: &mut web::ServiceConfig| {
-            config.app_data(state.clone());
-            routes::admin(config);
-        })?;
-        let servers = Servers::new(public, admin);
+        let servers = Servers::new(
+            public,
+            admin_server_with_state(admin, state, routes::admin)?,
+        );
         Ok(Service::new("webhook gateway", ports, servers, tasks))
     }
 }

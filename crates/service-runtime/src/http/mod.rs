@@ -11,8 +11,8 @@ pub mod admin;
 pub mod listener;
 pub mod servers;
 
-pub use admin::{admin_server, metrics_response};
-pub use listener::{BindError, BoundListener};
+pub use admin::{admin_server, admin_server_with_state, metrics_response};
+pub use listener::{BindError, BoundListener, ListenSettings};
 pub use servers::{RunningServers, Servers};
 
 use actix_web::{get, HttpResponse};

@@ -2,7 +2,6 @@
 //! into types at start-up. A missing required value is an error naming it.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
 use sending::SendingSettings;
@@ -12,11 +11,9 @@ use svc_client::SupabaseSettings;
 
 /// The prefix of the broadcast sender's own variables (`BROADCAST_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "BROADCAST";
-/// `WORKER_ADDR` when unset: the public listener (`/healthz` only).
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8081);
-/// `ADMIN_ADDR` when unset: loopback unless the operator opens it to a monitoring
-/// network (the gateway's default is 8090, so both run on one machine).
-pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8091);
+/// The public (`WORKER_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
+/// unset (the gateway's default is 8090, so both run on one machine).
+pub const DEFAULT_PORTS: (u16, u16) = (8081, 8091);
 
 /// Everything the worker needs, parsed at start-up.
 #[derive(Debug, Clone)]
@@ -85,7 +82,7 @@ impl fmt::Display for MessagingLimit {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Self {
-            listen: ListenSettings::from_env(env, "WORKER_ADDR", DEFAULT_ADDR, DEFAULT_ADMIN_ADDR)?,
+            listen: ListenSettings::from_env(env, "WORKER_ADDR", DEFAULT_PORTS)?,
             supabase: SupabaseSettings::from_env(env)?,
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
@@ -115,6 +112,7 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
     use std::time::Duration;
 
     use super::*;
@@ -193,7 +191,7 @@ mod tests {
         );
         assert_ne!(
             s.listen.admin_addr.port(),
-            crate::config::DEFAULT_ADDR.port(),
+            crate::config::DEFAULT_PORTS.0,
             "the public and admin listeners differ"
         );
         let err = Settings::from_env(&with(&[("ADMIN_ADDR", "0.0.0.0")])).unwrap_err();

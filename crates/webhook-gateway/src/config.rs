@@ -1,4 +1,3 @@
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use sending::SendingSettings;
@@ -8,11 +7,9 @@ use svc_client::{ProjectUrl, SupabaseSettings};
 
 /// The prefix of the reply sender's own variables (`OUTBOUND_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "OUTBOUND";
-/// `GATEWAY_ADDR` when unset: the public listener (webhooks and `/healthz`).
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
-/// `ADMIN_ADDR` when unset: loopback unless the operator opens it to a monitoring
-/// network (the worker's default is 8091, so both run on one machine).
-pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090);
+/// The public (`GATEWAY_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
+/// unset (the worker's default is 8091, so both run on one machine).
+pub const DEFAULT_PORTS: (u16, u16) = (8080, 8090);
 
 /// Everything the gateway needs, parsed at start-up (names as in DESIGN.md).
 #[derive(Debug, Clone)]
@@ -123,12 +120,7 @@ impl Settings {
         let supabase = SupabaseSettings::from_env(env)?;
         Ok(Self {
             invitations: InvitationSettings::from_env(env, &supabase)?,
-            listen: ListenSettings::from_env(
-                env,
-                "GATEWAY_ADDR",
-                DEFAULT_ADDR,
-                DEFAULT_ADMIN_ADDR,
-            )?,
+            listen: ListenSettings::from_env(env, "GATEWAY_ADDR", DEFAULT_PORTS)?,
             supabase,
             app_secret: env.secret("WHATSAPP_APP_SECRET")?,
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
@@ -166,6 +158,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     /// The variables the gateway requires (the sending ones have their own tests in
     /// `sending::settings`).

@@ -17,16 +17,19 @@ pub struct ListenSettings {
 }
 
 impl ListenSettings {
+    /// By default the public listener takes every interface and the admin one loopback
+    /// only (the operator opens it to a monitoring network), on these ports.
     pub fn from_env(
         env: &Env,
         public_var: &'static str,
-        default_addr: SocketAddr,
-        default_admin_addr: SocketAddr,
+        (default_port, default_admin_port): (u16, u16),
     ) -> Result<Self, ConfigError> {
+        let public = SocketAddr::from((Ipv4Addr::UNSPECIFIED, default_port));
+        let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, default_admin_port));
         Ok(Self {
             public_var,
-            addr: env.parsed_or(public_var, default_addr)?,
-            admin_addr: env.parsed_or("ADMIN_ADDR", default_admin_addr)?,
+            addr: env.parsed_or(public_var, public)?,
+            admin_addr: env.parsed_or("ADMIN_ADDR", admin)?,
         })
     }
 

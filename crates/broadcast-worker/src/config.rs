@@ -2,50 +2,30 @@
 //! into types at start-up. A missing required value is an error naming it.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
-use std::time::Duration;
 
-use service_runtime::{ConfigError, Env, Secret};
+use sending::SendingSettings;
+use service_runtime::http::ListenSettings;
+use service_runtime::{ConfigError, Env};
 use svc_client::SupabaseSettings;
 
-/// Meta's Graph API.
-pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
-pub const DEFAULT_API_VERSION: &str = "v23.0";
-/// `WORKER_ADDR`: the public listener (`/healthz` only).
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8081);
-/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
-/// monitoring network (the gateway's default is 8090, so both run on one machine).
-pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8091);
+/// The prefix of the broadcast sender's own variables (`BROADCAST_LEASE_SECS`, ...).
+pub const SENDER_PREFIX: &str = "BROADCAST";
+/// The public (`WORKER_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
+/// unset (the gateway's default is 8090, so both run on one machine).
+pub const DEFAULT_PORTS: (u16, u16) = (8081, 8091);
 
 /// Everything the worker needs, parsed at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `WORKER_ADDR` (default 0.0.0.0:8081): `/healthz`.
-    pub addr: SocketAddr,
-    /// `ADMIN_ADDR` (default 127.0.0.1:8091): `/readyz`, `/metrics` and `/healthz`.
-    pub admin_addr: SocketAddr,
+    /// `WORKER_ADDR` (default 0.0.0.0:8081): `/healthz`; `ADMIN_ADDR` (default
+    /// 127.0.0.1:8091): `/readyz`, `/metrics` and `/healthz`.
+    pub listen: ListenSettings,
     pub supabase: SupabaseSettings,
-    pub access_token: Secret,
-    pub phone_number_id: String,
-    /// `WHATSAPP_GRAPH_URL`, without a trailing slash.
-    pub graph_url: String,
-    pub api_version: String,
-    /// `WHATSAPP_MAX_MPS` (default 80): the number's throughput, shared with replies.
-    pub max_mps: u32,
+    /// The number (`WHATSAPP_*`) and the broadcast sender's knobs (`BROADCAST_*`).
+    pub sending: SendingSettings,
     /// `WHATSAPP_MESSAGING_LIMIT` (default unlimited).
     pub messaging_limit: MessagingLimit,
-    /// `BROADCAST_LEASE_SECS` (default 30): a claim older than this counts as abandoned
-    /// (its recipient becomes an unknown outcome, never resent).
-    pub lease_seconds: u32,
-    /// `BROADCAST_REQUEST_TIMEOUT_MS` (default 10000): past it a send's outcome is unknown.
-    pub request_timeout: Duration,
-    /// `BROADCAST_RETRY_BASE_MS` (default 2000): the first retry's ceiling; doubles after.
-    pub retry_base_delay: Duration,
-    /// `BROADCAST_MAX_RETRY_AGE_SECS` (default 86400): retryable errors give up after this.
-    pub max_retry_age: Duration,
-    /// `BROADCAST_PROBE_SECS` (default 30): while sending is paused, one probe per interval.
-    pub probe_seconds: u32,
 }
 
 /// WhatsApp's messaging limit: unique users a business may message outside a customer
@@ -99,87 +79,55 @@ impl fmt::Display for MessagingLimit {
     }
 }
 
-fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.into(),
-        reason: reason.into(),
-    }
-}
-
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Self {
-            addr: env.parsed_or("WORKER_ADDR", DEFAULT_ADDR)?,
-            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
+            listen: ListenSettings::from_env(env, "WORKER_ADDR", DEFAULT_PORTS)?,
             supabase: SupabaseSettings::from_env(env)?,
-            access_token: env.secret("WHATSAPP_ACCESS_TOKEN")?,
-            phone_number_id: env.required("WHATSAPP_PHONE_NUMBER_ID")?,
-            graph_url: env
-                .optional("WHATSAPP_GRAPH_URL")
-                .unwrap_or_else(|| DEFAULT_GRAPH_URL.into())
-                .trim_end_matches('/')
-                .to_owned(),
-            api_version: env
-                .optional("WHATSAPP_API_VERSION")
-                .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
-            max_mps: env.parsed_or("WHATSAPP_MAX_MPS", 80u32)?,
+            sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
                 .parsed_or("WHATSAPP_MESSAGING_LIMIT", MessagingLimit::Unlimited)?,
-            lease_seconds: env.parsed_or("BROADCAST_LEASE_SECS", 30u32)?,
-            request_timeout: Duration::from_millis(
-                env.parsed_or("BROADCAST_REQUEST_TIMEOUT_MS", 10_000u64)?,
-            ),
-            retry_base_delay: Duration::from_millis(
-                env.parsed_or("BROADCAST_RETRY_BASE_MS", 2_000u64)?,
-            ),
-            max_retry_age: Duration::from_secs(
-                env.parsed_or("BROADCAST_MAX_RETRY_AGE_SECS", 86_400u64)?,
-            ),
-            probe_seconds: env.parsed_or("BROADCAST_PROBE_SECS", 30u32)?,
         };
         settings.check()?;
         Ok(settings)
     }
 
-    /// The rules between values (also for settings built in code, e.g. in tests).
+    /// For tests: the defaults on loopback port 0 (both listeners), for this project and
+    /// number, without a messaging limit.
+    pub fn for_tests(supabase: SupabaseSettings, sending: SendingSettings) -> Self {
+        Self {
+            listen: ListenSettings::for_tests("WORKER_ADDR"),
+            supabase,
+            sending,
+            messaging_limit: MessagingLimit::Unlimited,
+        }
+    }
+
+    /// The rules between values (also for settings built in code, e.g. in tests): the
+    /// sender's (`sending::SendingSettings::check_sender`).
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.max_mps == 0 {
-            return Err(invalid("WHATSAPP_MAX_MPS", "must be at least 1"));
-        }
-        if self.probe_seconds == 0 {
-            return Err(invalid("BROADCAST_PROBE_SECS", "must be at least 1"));
-        }
-        if self.request_timeout.is_zero() {
-            return Err(invalid(
-                "BROADCAST_REQUEST_TIMEOUT_MS",
-                "must be at least 1",
-            ));
-        }
-        if Duration::from_secs(u64::from(self.lease_seconds)) <= self.request_timeout {
-            return Err(invalid(
-                "BROADCAST_LEASE_SECS",
-                format!(
-                    "must be longer than the request timeout ({} ms), or sends still in the air \
-                     would be taken for abandoned",
-                    self.request_timeout.as_millis()
-                ),
-            ));
-        }
-        Ok(())
+        self.sending.check_sender(SENDER_PREFIX)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
     use super::*;
 
+    /// The variables the worker requires (the sending ones have their own tests in
+    /// `sending::settings`).
+    const REQUIRED: [(&str, &str); 4] = [
+        ("SUPABASE_URL", "http://127.0.0.1:54321"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "key"),
+        ("WHATSAPP_ACCESS_TOKEN", "t"),
+        ("WHATSAPP_PHONE_NUMBER_ID", "123"),
+    ];
+
     fn complete() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("SUPABASE_URL", "http://127.0.0.1:54321"),
-            ("SUPABASE_SERVICE_ROLE_KEY", "key"),
-            ("WHATSAPP_ACCESS_TOKEN", "t"),
-            ("WHATSAPP_PHONE_NUMBER_ID", "123"),
-        ]
+        REQUIRED.to_vec()
     }
 
     fn with(extra: &[(&'static str, &'static str)]) -> Env {
@@ -191,40 +139,31 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_values_are_unset() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8081)));
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
-        assert_eq!(s.graph_url, DEFAULT_GRAPH_URL);
-        assert_eq!(s.api_version, DEFAULT_API_VERSION);
-        assert_eq!(s.max_mps, 80);
-        assert_eq!(s.messaging_limit, MessagingLimit::Unlimited);
-        assert_eq!(s.lease_seconds, 30);
-        assert_eq!(s.request_timeout, Duration::from_secs(10));
-        assert_eq!(s.retry_base_delay, Duration::from_secs(2));
-        assert_eq!(s.max_retry_age, Duration::from_secs(86_400));
-        assert_eq!(s.probe_seconds, 30);
-        assert!(
-            !format!("{s:?}").contains("\"t\""),
-            "the token never prints"
+        assert_eq!(s.listen.addr, SocketAddr::from(([0, 0, 0, 0], 8081)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8091))
         );
+        assert_eq!(s.messaging_limit, MessagingLimit::Unlimited);
+        assert_eq!(s.sending.lease_seconds, 30);
+        assert_eq!(s.sending.request_timeout, Duration::from_secs(10));
+        assert_eq!(s.sending.probe_seconds, 30);
     }
 
     #[test]
     fn each_required_variable_is_named_when_missing() {
-        for (name, _) in complete() {
-            let env = Env::from_pairs(complete().into_iter().filter(|(k, _)| *k != name));
-            let err = Settings::from_env(&env).unwrap_err();
+        let env = Env::from_pairs(complete());
+        for (name, _) in REQUIRED {
+            let err = Settings::from_env(&env.without(name)).unwrap_err();
             assert_eq!(err, ConfigError::Missing(name.to_owned()), "{name}");
         }
     }
 
     #[test]
-    fn every_optional_variable_is_read() {
+    fn the_workers_own_variables_and_the_broadcast_prefix_are_read() {
         let s = Settings::from_env(&with(&[
             ("WORKER_ADDR", "127.0.0.1:9100"),
             ("ADMIN_ADDR", "10.0.0.5:9101"),
-            ("WHATSAPP_GRAPH_URL", "http://127.0.0.1:54340/"),
-            ("WHATSAPP_API_VERSION", "v24.0"),
-            ("WHATSAPP_MAX_MPS", "1000"),
             ("WHATSAPP_MESSAGING_LIMIT", "10K"),
             ("BROADCAST_LEASE_SECS", "5"),
             ("BROADCAST_REQUEST_TIMEOUT_MS", "1500"),
@@ -233,26 +172,26 @@ mod tests {
             ("BROADCAST_PROBE_SECS", "2"),
         ]))
         .unwrap();
-        assert_eq!(s.addr.port(), 9100);
-        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
-        assert_eq!(s.graph_url, "http://127.0.0.1:54340");
-        assert_eq!(s.api_version, "v24.0");
-        assert_eq!(s.max_mps, 1000);
+        assert_eq!(s.listen.addr.port(), 9100);
+        assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.messaging_limit.unique_users(), Some(10_000));
-        assert_eq!(s.lease_seconds, 5);
-        assert_eq!(s.request_timeout, Duration::from_millis(1500));
-        assert_eq!(s.retry_base_delay, Duration::from_millis(100));
-        assert_eq!(s.max_retry_age, Duration::from_secs(60));
-        assert_eq!(s.probe_seconds, 2);
+        assert_eq!(s.sending.lease_seconds, 5);
+        assert_eq!(s.sending.request_timeout, Duration::from_millis(1500));
+        assert_eq!(s.sending.retry_base_delay, Duration::from_millis(100));
+        assert_eq!(s.sending.max_retry_age, Duration::from_secs(60));
+        assert_eq!(s.sending.probe_seconds, 2);
     }
 
     #[test]
     fn the_admin_listener_defaults_to_loopback_and_a_malformed_one_is_named() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8091)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8091))
+        );
         assert_ne!(
-            s.admin_addr.port(),
-            crate::config::DEFAULT_ADDR.port(),
+            s.listen.admin_addr.port(),
+            crate::config::DEFAULT_PORTS.0,
             "the public and admin listeners differ"
         );
         let err = Settings::from_env(&with(&[("ADMIN_ADDR", "0.0.0.0")])).unwrap_err();

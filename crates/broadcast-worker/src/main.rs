@@ -18,12 +18,13 @@ async fn main() -> anyhow::Result<()> {
         .ping()
         .await
         .context("failed to reach the database API at start-up")?;
-    tracing::info!(%pong, phone_number_id = %settings.phone_number_id, "database API reachable");
+    tracing::info!(%pong, phone_number_id = %settings.sending.graph.phone_number_id, "database API reachable");
     let app = Application::build(settings)?;
     tracing::info!(
         port = app.port(),
         admin_port = app.admin_port(),
         "broadcast worker listening"
     );
-    app.run_until_stopped().await
+    app.run_until_stopped().await?;
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! with why sending is paused and database errors, and metrics, with queue depths.
 
 use actix_web::{get, web, HttpResponse};
-use serde_json::json;
+use sending::readiness::SendingReadiness;
+use service_runtime::http::readiness_response;
 
 use crate::startup::AppState;
 
@@ -23,23 +24,9 @@ pub fn admin(config: &mut web::ServiceConfig) {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = async {
         state.svc.ping().await?;
-        state.svc.outbound_status(&state.phone_number_id).await
+        SendingReadiness::check(&state.svc, &state.phone_number_id).await
     };
-    match checks.await {
-        Ok(status) => {
-            let paused = status.paused;
-            HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "sending": if paused.is_some() { "paused" } else { "active" },
-                "sending_paused": paused,
-            }))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "unavailable", "reason": e.to_string() }))
-        }
-    }
+    readiness_response(checks.await.map(|sending| sending.report()))
 }
 
 /// Prometheus text: sends by outcome, send latency, database call latency, and per

@@ -7,42 +7,26 @@
 #[allow(dead_code)]
 mod helpers;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
+use sending::graph::GraphSettings;
+use sending::SendingSettings;
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings};
-use webhook_gateway::config::{InvitationSettings, OutboundSettings};
 
-use helpers::{assert_no_duplicates, spawn_world, APP_SECRET, PHONE_NUMBER_ID};
+use helpers::{assert_no_duplicates, spawn_world, ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID};
 
+/// A gateway taking the simulator's status webhooks (its own sender off).
 fn gateway_settings(project: &testkit::TestProject) -> webhook_gateway::Settings {
-    webhook_gateway::Settings {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        supabase: SupabaseSettings {
-            url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
-            service_role_key: Secret::new(project.service_role_key()),
-        },
-        app_secret: Secret::new(APP_SECRET),
-        verify_token: Secret::new("test-verify-token"),
-        access_token: Secret::new(helpers::ACCESS_TOKEN),
-        phone_number_id: PHONE_NUMBER_ID.into(),
-        graph_url: "http://127.0.0.1:9".into(),
-        api_version: "v23.0".into(),
-        max_mps: 80,
-        outbound: OutboundSettings {
-            enabled: false,
-            lease_seconds: 30,
-            request_timeout: Duration::from_secs(2),
-            max_retry_age: Duration::from_secs(3600),
-            probe_seconds: 1,
-            retry_base_delay: Duration::from_millis(100),
-        },
-        invitations: InvitationSettings::for_tests(
-            ProjectUrl::parse(&project.supabase_url()).unwrap(),
-        ),
-    }
+    let supabase = SupabaseSettings {
+        url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
+        service_role_key: Secret::new(project.service_role_key()),
+    };
+    let graph = GraphSettings::for_tests("http://127.0.0.1:9", PHONE_NUMBER_ID, ACCESS_TOKEN);
+    webhook_gateway::Settings::for_tests(
+        supabase,
+        SendingSettings::for_tests(graph),
+        APP_SECRET,
+        "test-verify-token",
+    )
 }
 
 #[tokio::test]
@@ -61,7 +45,7 @@ async fn status_webhooks_through_the_gateway_move_recipients_to_delivered() {
     let _worker = w.start_worker();
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
     w.wait_for_status(&id, "completed", 30).await;
-    w.wait_for_count(
+    w.project.wait_for_count(
         &format!("select count(*) from public.broadcast_recipients where broadcast_id = '{id}' and status = 'delivered' and delivered_at is not null and sent_at is not null"),
         8,
         30,

@@ -42,6 +42,13 @@ impl Env {
         }
     }
 
+    /// This environment without `name` (tests: is a missing variable named?).
+    pub fn without(&self, name: &str) -> Self {
+        let mut vars = self.vars.clone();
+        vars.remove(name);
+        Self { vars }
+    }
+
     fn raw(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
@@ -104,6 +111,13 @@ mod tests {
             ConfigError::Missing("B".into()).to_string(),
             "missing required environment variable B"
         );
+    }
+
+    #[test]
+    fn without_removes_one_variable() {
+        let env = Env::from_pairs([("A", "1"), ("B", "2")]).without("A");
+        assert_eq!(env.optional("A"), None);
+        assert_eq!(env.optional("B").as_deref(), Some("2"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`stack`]: PostgreSQL, PostgREST and the nginx gateway of `cargo xtask stack`.
 //! - [`template`]: the template database built once from bootstrap + migrations.
 //! - [`project`]: a fresh database per test, reachable through its own PostgREST.
+//! - [`wait`]: waiting for the services' background work (`TestProject::wait_for_count`).
 
 pub mod auth_standin;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod layout;
 pub mod project;
 pub mod stack;
 pub mod template;
+pub mod wait;
 
 pub use auth_standin::{AuthStandIn, AuthStandInConfig, AuthStandInHandle, ReceivedInvite};
 pub use keys::{Keys, Role};

@@ -1,34 +1,32 @@
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use sending::SendingSettings;
+use service_runtime::http::ListenSettings;
 use service_runtime::{ConfigError, Env, Secret};
 use svc_client::{ProjectUrl, SupabaseSettings};
 
-/// Meta's Graph API.
-pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
-pub const DEFAULT_API_VERSION: &str = "v23.0";
-/// `GATEWAY_ADDR`: the public listener (webhooks and `/healthz`).
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
-/// `ADMIN_ADDR`: `/readyz` and `/metrics`, loopback unless the operator opens it to a
-/// monitoring network (the worker's default is 8091, so both run on one machine).
-pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090);
+/// The prefix of the reply sender's own variables (`OUTBOUND_LEASE_SECS`, ...).
+pub const SENDER_PREFIX: &str = "OUTBOUND";
+/// The public (`GATEWAY_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
+/// unset (the worker's default is 8091, so both run on one machine).
+pub const DEFAULT_PORTS: (u16, u16) = (8080, 8090);
 
 /// Everything the gateway needs, parsed at start-up (names as in DESIGN.md).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`.
-    pub addr: SocketAddr,
+    /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`;
     /// `ADMIN_ADDR` (default 127.0.0.1:8090): `/readyz`, `/metrics` and `/healthz`.
-    pub admin_addr: SocketAddr,
+    pub listen: ListenSettings,
     pub supabase: SupabaseSettings,
+    /// `WHATSAPP_APP_SECRET`: verifies webhook signatures.
     pub app_secret: Secret,
+    /// `WHATSAPP_VERIFY_TOKEN`: the handshake token given to Meta.
     pub verify_token: Secret,
-    pub access_token: Secret,
-    pub phone_number_id: String,
-    pub graph_url: String,
-    pub api_version: String,
-    pub max_mps: u32,
-    pub outbound: OutboundSettings,
+    /// The number (`WHATSAPP_*`, also whose webhooks are taken) and the reply sender's
+    /// knobs (`OUTBOUND_*`).
+    pub sending: SendingSettings,
+    /// `OUTBOUND_SENDER` (default on): off runs a receive-only gateway.
+    pub outbound_sender: bool,
     pub invitations: InvitationSettings,
 }
 
@@ -53,16 +51,7 @@ pub struct InvitationSettings {
 
 impl InvitationSettings {
     pub fn from_env(env: &Env, supabase: &SupabaseSettings) -> Result<Self, ConfigError> {
-        let enabled = match env.optional("INVITATION_SENDER").as_deref() {
-            None | Some("on" | "true" | "1") => true,
-            Some("off" | "false" | "0") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "INVITATION_SENDER".into(),
-                    reason: format!("expected on or off, got {other:?}"),
-                })
-            }
-        };
+        let enabled = switch(env, "INVITATION_SENDER")?;
         let auth_url = match env.optional("SUPABASE_AUTH_URL") {
             None => supabase.url.clone(),
             Some(raw) => ProjectUrl::parse(&raw).map_err(|reason| ConfigError::Invalid {
@@ -114,49 +103,15 @@ impl InvitationSettings {
     }
 }
 
-/// The outbound sender's knobs (all optional).
-#[derive(Debug, Clone)]
-pub struct OutboundSettings {
-    /// `OUTBOUND_SENDER` (default on): off runs a receive-only gateway.
-    pub enabled: bool,
-    /// `OUTBOUND_LEASE_SECS` (default 30): a claim older than this counts as abandoned.
-    pub lease_seconds: u32,
-    /// `OUTBOUND_REQUEST_TIMEOUT_MS` (default 10000): past it a send's outcome is unknown.
-    pub request_timeout: Duration,
-    /// `OUTBOUND_MAX_RETRY_AGE_SECS` (default 86400): retryable errors give up after this.
-    pub max_retry_age: Duration,
-    /// `OUTBOUND_PROBE_SECS` (default 30): while paused, one probe send per interval.
-    pub probe_seconds: u32,
-    /// `OUTBOUND_RETRY_BASE_MS` (default 2000): the first retry's ceiling; doubles after.
-    pub retry_base_delay: Duration,
-}
-
-impl OutboundSettings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let enabled = match env.optional("OUTBOUND_SENDER").as_deref() {
-            None | Some("on" | "true" | "1") => true,
-            Some("off" | "false" | "0") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "OUTBOUND_SENDER".into(),
-                    reason: format!("expected on or off, got {other:?}"),
-                })
-            }
-        };
-        Ok(Self {
-            enabled,
-            lease_seconds: env.parsed_or("OUTBOUND_LEASE_SECS", 30)?,
-            request_timeout: Duration::from_millis(
-                env.parsed_or("OUTBOUND_REQUEST_TIMEOUT_MS", 10_000)?,
-            ),
-            max_retry_age: Duration::from_secs(
-                env.parsed_or("OUTBOUND_MAX_RETRY_AGE_SECS", 86_400)?,
-            ),
-            probe_seconds: env.parsed_or("OUTBOUND_PROBE_SECS", 30)?,
-            retry_base_delay: Duration::from_millis(
-                env.parsed_or("OUTBOUND_RETRY_BASE_MS", 2_000)?,
-            ),
-        })
+/// An on/off variable, on when unset.
+fn switch(env: &Env, name: &str) -> Result<bool, ConfigError> {
+    match env.optional(name).as_deref() {
+        None | Some("on" | "true" | "1") => Ok(true),
+        Some("off" | "false" | "0") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name: name.into(),
+            reason: format!("expected on or off, got {other:?}"),
+        }),
     }
 }
 
@@ -165,56 +120,68 @@ impl Settings {
         let supabase = SupabaseSettings::from_env(env)?;
         Ok(Self {
             invitations: InvitationSettings::from_env(env, &supabase)?,
-            addr: env.parsed_or("GATEWAY_ADDR", DEFAULT_ADDR)?,
-            admin_addr: env.parsed_or("ADMIN_ADDR", DEFAULT_ADMIN_ADDR)?,
+            listen: ListenSettings::from_env(env, "GATEWAY_ADDR", DEFAULT_PORTS)?,
             supabase,
             app_secret: env.secret("WHATSAPP_APP_SECRET")?,
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
-            access_token: env.secret("WHATSAPP_ACCESS_TOKEN")?,
-            phone_number_id: env.required("WHATSAPP_PHONE_NUMBER_ID")?,
-            graph_url: env
-                .optional("WHATSAPP_GRAPH_URL")
-                .unwrap_or_else(|| DEFAULT_GRAPH_URL.into())
-                .trim_end_matches('/')
-                .to_owned(),
-            api_version: env
-                .optional("WHATSAPP_API_VERSION")
-                .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
-            max_mps: match env.parsed_or("WHATSAPP_MAX_MPS", 80u32)? {
-                0 => {
-                    return Err(ConfigError::Invalid {
-                        name: "WHATSAPP_MAX_MPS".into(),
-                        reason: "must be at least 1".into(),
-                    })
-                }
-                n => n,
-            },
-            outbound: OutboundSettings::from_env(env)?,
+            sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
+            outbound_sender: switch(env, "OUTBOUND_SENDER")?,
         })
+    }
+
+    /// For tests: the defaults on loopback port 0 (both listeners), for this project,
+    /// number and secrets, with the reply and invitation senders off until a test turns
+    /// them on (invitations go to the project's own Auth).
+    pub fn for_tests(
+        supabase: SupabaseSettings,
+        sending: SendingSettings,
+        app_secret: &str,
+        verify_token: &str,
+    ) -> Self {
+        Self {
+            listen: ListenSettings::for_tests("GATEWAY_ADDR"),
+            invitations: InvitationSettings::for_tests(supabase.url.clone()),
+            supabase,
+            app_secret: Secret::new(app_secret),
+            verify_token: Secret::new(verify_token),
+            sending,
+            outbound_sender: false,
+        }
+    }
+
+    /// The business number: replies are sent as it, and only its webhooks are taken.
+    pub fn phone_number_id(&self) -> &str {
+        &self.sending.graph.phone_number_id
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+
+    /// The variables the gateway requires (the sending ones have their own tests in
+    /// `sending::settings`).
+    const REQUIRED: [(&str, &str); 6] = [
+        ("SUPABASE_URL", "http://127.0.0.1:54321"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "key"),
+        ("WHATSAPP_APP_SECRET", "s"),
+        ("WHATSAPP_VERIFY_TOKEN", "v"),
+        ("WHATSAPP_ACCESS_TOKEN", "t"),
+        ("WHATSAPP_PHONE_NUMBER_ID", "123"),
+    ];
 
     fn complete() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("SUPABASE_URL", "http://127.0.0.1:54321"),
-            ("SUPABASE_SERVICE_ROLE_KEY", "key"),
-            ("WHATSAPP_APP_SECRET", "s"),
-            ("WHATSAPP_VERIFY_TOKEN", "v"),
-            ("WHATSAPP_ACCESS_TOKEN", "t"),
-            ("WHATSAPP_PHONE_NUMBER_ID", "123"),
-        ]
+        REQUIRED.to_vec()
     }
 
     #[test]
     fn defaults_apply_when_optional_values_are_unset() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr.port(), 8080);
-        assert_eq!(s.graph_url, DEFAULT_GRAPH_URL);
-        assert_eq!(s.max_mps, 80);
+        assert_eq!(s.listen.addr.port(), 8080);
+        assert_eq!(s.sending.graph.base_url, sending::graph::DEFAULT_GRAPH_URL);
+        assert_eq!(s.sending.max_mps, 80);
+        assert!(s.outbound_sender);
         assert!(s.invitations.enabled);
         assert_eq!(s.invitations.auth_url.as_str(), "http://127.0.0.1:54321");
         assert_eq!(s.invitations.max_attempts, 8);
@@ -238,12 +205,15 @@ mod tests {
     #[test]
     fn the_admin_listener_defaults_to_loopback_and_is_separate_from_the_public_one() {
         let s = Settings::from_env(&Env::from_pairs(complete())).unwrap();
-        assert_eq!(s.addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
-        assert_eq!(s.admin_addr, SocketAddr::from(([127, 0, 0, 1], 8090)));
+        assert_eq!(s.listen.addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(
+            s.listen.admin_addr,
+            SocketAddr::from(([127, 0, 0, 1], 8090))
+        );
         let mut pairs = complete();
         pairs.push(("ADMIN_ADDR", "10.0.0.5:9100"));
         let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
-        assert_eq!(s.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9100)));
+        assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9100)));
     }
 
     #[test]
@@ -266,10 +236,26 @@ mod tests {
 
     #[test]
     fn each_required_variable_is_named_when_missing() {
-        for (name, _) in complete() {
-            let env = Env::from_pairs(complete().into_iter().filter(|(k, _)| *k != name));
-            let err = Settings::from_env(&env).unwrap_err();
+        let env = Env::from_pairs(complete());
+        for (name, _) in REQUIRED {
+            let err = Settings::from_env(&env.without(name)).unwrap_err();
             assert_eq!(err, ConfigError::Missing(name.to_owned()), "{name}");
         }
+    }
+
+    #[test]
+    fn the_reply_sender_reads_the_outbound_variables_and_can_be_switched_off() {
+        let mut pairs = complete();
+        pairs.extend([("OUTBOUND_SENDER", "off"), ("OUTBOUND_LEASE_SECS", "45")]);
+        let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert!(!s.outbound_sender);
+        assert_eq!(s.sending.lease_seconds, 45);
+        let mut pairs = complete();
+        pairs.push(("OUTBOUND_SENDER", "maybe"));
+        let err = Settings::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name, .. } if name == "OUTBOUND_SENDER"),
+            "{err}"
+        );
     }
 }

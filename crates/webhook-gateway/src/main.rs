@@ -18,5 +18,6 @@ async fn main() -> anyhow::Result<()> {
         admin_port = app.admin_port(),
         "webhook gateway listening"
     );
-    app.run_until_stopped().await
+    app.run_until_stopped().await?;
+    Ok(())
 }

@@ -13,8 +13,8 @@
 //! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
 //!   claims never sent go back to the queue (`svc.release_broadcast_claims`).
 //!
-//! Claiming and pacing are `graph_api::claim_loop` (shared with the reply sender): from
-//! 250/s two staggered claim loops, except under a messaging limit, where concurrent
+//! Claiming, pacing and stopping are `sending::sender` (shared with the reply sender):
+//! from 250/s two staggered claim loops, except under a messaging limit, where concurrent
 //! claims could overshoot it.
 //! Outcomes are recorded several per call (`svc.record_broadcast_outcomes`), so that
 //! PostgREST is not busy with one round trip per recipient when the next claim comes.
@@ -26,37 +26,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graph_api::claim_loop::{self, SendQueue};
-use graph_api::pacing::Pacing;
-use graph_api::GraphClient;
+use sending::claim_loop::SendQueue;
+use sending::graph::GraphClient;
+use sending::pacing::Pacing;
+use sending::SenderSettings;
 use svc_client::SvcClient;
 use tokio::sync::watch;
-use whatsapp::RetryPolicy;
 
 use recipient::ClaimedRecipient;
-
-/// Requests in the air at once, per process.
-const MAX_IN_FLIGHT: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct SenderSettings {
-    /// Names this process's leases (host, pid and a random part).
-    pub owner: String,
-    pub phone_number_id: String,
-    pub max_mps: u32,
-    pub lease_seconds: u32,
-    /// Unique users per rolling 24 hours; `None`: unlimited.
-    pub messaging_limit: Option<u32>,
-    pub retry: RetryPolicy,
-    /// How long a paused number waits between probe sends.
-    pub probe_seconds: u32,
-}
 
 /// What every send task shares.
 pub(crate) struct Shared {
     pub svc: SvcClient,
     pub graph: GraphClient,
     pub settings: SenderSettings,
+    /// Unique users per rolling 24 hours; `None`: unlimited.
+    pub messaging_limit: Option<u32>,
     /// Outcomes the database never took: their claims must not be released (they were
     /// sent, or may have been); the leases expire into unknown outcomes instead.
     pub unrecorded: AtomicUsize,
@@ -69,6 +54,7 @@ pub async fn run(
     svc: SvcClient,
     graph: GraphClient,
     settings: SenderSettings,
+    messaging_limit: Option<u32>,
     stop: watch::Receiver<bool>,
 ) {
     let pacing = Pacing::new(settings.max_mps);
@@ -77,13 +63,14 @@ pub async fn run(
         svc,
         graph,
         settings,
+        messaging_limit,
         unrecorded: AtomicUsize::new(0),
         outcomes,
     });
     // Concurrent claims can each see the same remainder of the messaging limit (the
     // claim counts before it locks anything), so under a limit one loop claims.
     let pacing = Pacing {
-        loops: if shared.settings.messaging_limit.is_some() {
+        loops: if shared.messaging_limit.is_some() {
             1
         } else {
             pacing.loops
@@ -91,10 +78,9 @@ pub async fn run(
         ..pacing
     };
     tracing::info!(owner = %shared.settings.owner, max_mps = shared.settings.max_mps,
-        messaging_limit = ?shared.settings.messaging_limit, claim_size = pacing.claim_size,
+        messaging_limit = ?shared.messaging_limit, claim_size = pacing.claim_size,
         loops = pacing.loops, "broadcast sender started");
-    claim_loop::run(Arc::clone(&shared), pacing, MAX_IN_FLIGHT, stop).await;
-    release_claims(&shared).await;
+    sending::sender::run(shared, pacing, stop).await;
     tracing::info!("broadcast sender stopped");
 }
 
@@ -114,7 +100,7 @@ impl SendQueue for Shared {
                 f64::from(s.max_mps),
                 max,
                 s.lease_seconds,
-                s.messaging_limit,
+                self.messaging_limit,
             )
             .await;
         metrics::histogram!("broadcast_db_call_seconds", "function" => "claim_broadcast_recipients")
@@ -126,6 +112,10 @@ impl SendQueue for Shared {
 
     async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
         outcome::send_one(&self, recipient).await;
+    }
+
+    async fn release_unsent(&self) {
+        release_claims(self).await;
     }
 }
 

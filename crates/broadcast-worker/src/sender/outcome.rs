@@ -1,5 +1,5 @@
 //! One send: request, outcome, record. What comes after an outcome is the sending policy
-//! both senders share (`graph_api::outcome::next_step`); what differs from the gateway's
+//! both senders share (`sending::outcome::next_step`); what differs from the gateway's
 //! reply sender is the record (a recipient's `error_message` rather than a message's
 //! `error_data`):
 //!
@@ -16,8 +16,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use graph_api::outcome::{error_data, next_step, record, NextStep, Recorded};
-use graph_api::SendOutcome;
+use sending::graph::SendOutcome;
+use sending::outcome::{error_data, next_step, record, NextStep, Recorded};
 use svc_client::{BroadcastOutcome, SvcError};
 use time::OffsetDateTime;
 use whatsapp::{mask_phone, GraphError};

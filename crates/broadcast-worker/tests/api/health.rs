@@ -116,7 +116,7 @@ async fn a_taken_admin_addr_fails_the_start_with_a_message_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr: SocketAddr = taken.local_addr().unwrap();
     let mut settings = settings_for(&w.project, &w.sim, 80);
-    settings.admin_addr = addr;
+    settings.listen.admin_addr = addr;
     let err = Application::build(settings)
         .err()
         .expect("a taken admin address fails the start");

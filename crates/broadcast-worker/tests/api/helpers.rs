@@ -2,10 +2,10 @@
 //! and broadcast workers built through the library on port 0.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::Duration;
 
-use broadcast_worker::{Application, MessagingLimit, RunningWorker, Settings};
+use broadcast_worker::{Application, RunningWorker, Settings};
+use sending::graph::GraphSettings;
+use sending::SendingSettings;
 use serde_json::{json, Value};
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings};
@@ -18,26 +18,18 @@ pub const ACCESS_TOKEN: &str = "test-access-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const ADMIN_ID: &str = "00000000-0000-0000-0000-00000000ad01";
 
+/// The test settings: sending to `sim` at `max_mps`.
 pub fn settings_for(project: &TestProject, sim: &SimulatorHandle, max_mps: u32) -> Settings {
-    Settings {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        supabase: SupabaseSettings {
-            url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
-            service_role_key: Secret::new(project.service_role_key()),
-        },
-        access_token: Secret::new(ACCESS_TOKEN),
-        phone_number_id: PHONE_NUMBER_ID.into(),
-        graph_url: sim.graph_url(),
-        api_version: "v23.0".into(),
+    let supabase = SupabaseSettings {
+        url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
+        service_role_key: Secret::new(project.service_role_key()),
+    };
+    let graph = GraphSettings::for_tests(sim.graph_url(), PHONE_NUMBER_ID, ACCESS_TOKEN);
+    let sending = SendingSettings {
         max_mps,
-        messaging_limit: MessagingLimit::Unlimited,
-        lease_seconds: 30,
-        request_timeout: Duration::from_secs(2),
-        retry_base_delay: Duration::from_millis(100),
-        max_retry_age: Duration::from_secs(3600),
-        probe_seconds: 1,
-    }
+        ..SendingSettings::for_tests(graph)
+    };
+    Settings::for_tests(supabase, sending)
 }
 
 /// A project, a simulator limited to `max_mps`, and no worker yet.
@@ -186,26 +178,9 @@ impl TestWorld {
         .await
     }
 
-    /// Waits until `sql` (a count) reaches `expected`, or panics after `secs`.
-    pub async fn wait_for_count(&self, sql: &str, expected: i64, secs: u64) {
-        let db = self.project.db().await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let n: i64 = db.query_one(sql, &[]).await.unwrap().get(0);
-            if n == expected {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited {secs}s for {sql}: {n}, expected {expected}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// Waits until the broadcast has `status`.
     pub async fn wait_for_status(&self, broadcast: &str, status: &str, secs: u64) {
-        self.wait_for_count(
+        self.project.wait_for_count(
             &format!("select count(*) from public.broadcast_messages where id = '{broadcast}' and status = '{status}'"),
             1,
             secs,

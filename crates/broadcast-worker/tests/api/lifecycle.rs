@@ -226,13 +226,13 @@ async fn the_messaging_limit_holds_the_rest_back_and_the_broadcast_says_so() {
     let _worker =
         w.start_worker_with(|s| s.messaging_limit = broadcast_worker::MessagingLimit::Users250);
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
-    w.wait_for_count(
+    w.project.wait_for_count(
         &format!("select count(*) from public.broadcast_recipients where broadcast_id = '{id}' and status = 'sent'"),
         250,
         60,
     )
     .await;
-    w.wait_for_count(
+    w.project.wait_for_count(
         &format!("select count(*) from public.broadcast_messages where id = '{id}' and status_detail like 'waiting: messaging limit of 250 unique users%'"),
         1,
         10,

@@ -125,8 +125,8 @@ async fn a_worker_killed_mid_run_and_restarted_sends_nobody_twice_and_leaves_eve
         ..Faults::default()
     });
     let short_lease = |s: &mut broadcast_worker::Settings| {
-        s.lease_seconds = 3;
-        s.request_timeout = Duration::from_secs(1);
+        s.sending.lease_seconds = 3;
+        s.sending.request_timeout = Duration::from_secs(1);
     };
     let first = w.start_worker_with(short_lease);
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
@@ -227,9 +227,10 @@ async fn a_revoked_token_pauses_the_broadcast_without_failing_anyone_and_it_resu
     w.sim.revoke_token();
     let worker = w.start_worker();
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
-    w.wait_for_count("select count(*) from svc.sending_pauses", 1, 30)
+    w.project
+        .wait_for_count("select count(*) from svc.sending_pauses", 1, 30)
         .await;
-    w.wait_for_count(
+    w.project.wait_for_count(
         &format!("select count(*) from public.broadcast_messages where id = '{id}' and status_detail like 'waiting: sending is paused%'"),
         1,
         15,
@@ -262,7 +263,7 @@ async fn a_timeout_after_the_request_left_is_labelled_unknown_outcome_and_never_
     let phones = w.contacts("3472000", 3, &["vip"], "active", false).await;
     // The simulator holds the first request 3 s; the worker gives up at 1 s.
     w.sim.set_faults(Faults::timeouts(1, 3_000));
-    let _worker = w.start_worker_with(|s| s.request_timeout = Duration::from_secs(1));
+    let _worker = w.start_worker_with(|s| s.sending.request_timeout = Duration::from_secs(1));
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
     w.wait_for_status(&id, "completed", 30).await;
     tokio::time::sleep(Duration::from_secs(3)).await;

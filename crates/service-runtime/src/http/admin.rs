@@ -27,6 +27,18 @@ where
     Ok(server)
 }
 
+/// [`admin_server`] for `routes` that read `state` (their app data).
+pub fn admin_server_with_state<T: Send + Sync + 'static>(
+    listener: BoundListener,
+    state: web::Data<T>,
+    routes: fn(&mut web::ServiceConfig),
+) -> io::Result<Server> {
+    admin_server(listener, move |config: &mut web::ServiceConfig| {
+        config.app_data(state.clone());
+        routes(config);
+    })
+}
+
 /// The body of `/metrics`: Prometheus text of everything the process recorded.
 pub fn metrics_response(metrics: &PrometheusHandle) -> HttpResponse {
     HttpResponse::Ok()

@@ -2,7 +2,55 @@
 //! and port 0 can pick a free port (tests).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+
+use crate::{ConfigError, Env};
+
+/// Where a service listens: its public address (`public_var`, e.g. `GATEWAY_ADDR`) and
+/// its admin one (`ADMIN_ADDR`: `/readyz`, `/metrics`, `/healthz`).
+#[derive(Debug, Clone, Copy)]
+pub struct ListenSettings {
+    /// The variable naming the public address.
+    pub public_var: &'static str,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+}
+
+impl ListenSettings {
+    /// By default the public listener takes every interface and the admin one loopback
+    /// only (the operator opens it to a monitoring network), on these ports.
+    pub fn from_env(
+        env: &Env,
+        public_var: &'static str,
+        (default_port, default_admin_port): (u16, u16),
+    ) -> Result<Self, ConfigError> {
+        let public = SocketAddr::from((Ipv4Addr::UNSPECIFIED, default_port));
+        let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, default_admin_port));
+        Ok(Self {
+            public_var,
+            addr: env.parsed_or(public_var, public)?,
+            admin_addr: env.parsed_or("ADMIN_ADDR", admin)?,
+        })
+    }
+
+    /// For tests: both on loopback, port 0 (a free port each).
+    pub fn for_tests(public_var: &'static str) -> Self {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self {
+            public_var,
+            addr: loopback,
+            admin_addr: loopback,
+        }
+    }
+
+    /// Binds both: (public, admin).
+    pub fn bind(&self) -> Result<(BoundListener, BoundListener), BindError> {
+        Ok((
+            BoundListener::bind(self.public_var, self.addr)?,
+            BoundListener::bind("ADMIN_ADDR", self.admin_addr)?,
+        ))
+    }
+}
 
 /// A TCP listener bound to the address of one setting.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ pub mod admin;
 pub mod listener;
 pub mod servers;
 
-pub use admin::{admin_server, metrics_response};
-pub use listener::{BindError, BoundListener};
+pub use admin::{admin_server, admin_server_with_state, metrics_response};
+pub use listener::{BindError, BoundListener, ListenSettings};
 pub use servers::{RunningServers, Servers};
 
 use actix_web::{get, HttpResponse};
@@ -21,4 +21,22 @@ use actix_web::{get, HttpResponse};
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The body of `/readyz`: 200 `{"status": "ready", ...fields}` once the service's checks
+/// passed, else 503 `{"status": "unavailable", "reason": ...}` (logged).
+pub fn readiness_response<E: std::fmt::Display>(
+    checked: Result<serde_json::Map<String, serde_json::Value>, E>,
+) -> HttpResponse {
+    match checked {
+        Ok(mut fields) => {
+            fields.insert("status".into(), "ready".into());
+            HttpResponse::Ok().json(fields)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "reason": e.to_string() }))
+        }
+    }
 }

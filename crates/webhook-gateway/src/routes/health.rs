@@ -1,5 +1,7 @@
 use actix_web::{get, web, HttpResponse};
+use sending::readiness::SendingReadiness;
 use serde_json::json;
+use service_runtime::http::readiness_response;
 
 use crate::startup::AppState;
 
@@ -10,26 +12,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks = async {
         state.svc.ping().await?;
         state.svc.webhook_backlog().await?;
-        state
-            .svc
-            .outbound_status(&state.settings.phone_number_id)
-            .await
+        SendingReadiness::check(&state.svc, state.settings.phone_number_id()).await
     };
     // A paused sender does not make the gateway unready: webhooks must still be taken.
-    match checks.await {
-        Ok(outbound) => {
-            let paused = outbound.paused;
-            HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "sending": if paused.is_some() { "paused" } else { "active" },
-                "sending_paused": paused,
-                "outbound_queued": outbound.queued,
-            }))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "unavailable", "reason": e.to_string() }))
-        }
-    }
+    readiness_response(checks.await.map(|sending| {
+        let mut report = sending.report();
+        report.insert("outbound_queued".into(), json!(sending.queued()));
+        report
+    }))
 }

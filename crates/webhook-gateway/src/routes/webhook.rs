@@ -128,7 +128,7 @@ async fn handle(
         Ok(batch) => {
             let payload: Value =
                 serde_json::from_slice(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
-            let events = WebhookEvents::from_batch(&batch, &state.settings.phone_number_id);
+            let events = WebhookEvents::from_batch(&batch, state.settings.phone_number_id());
             record_event_metrics(&events);
             (payload, Some(events), None)
         }

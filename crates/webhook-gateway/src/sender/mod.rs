@@ -3,7 +3,8 @@
 //!
 //! - Claims are leased (`svc.claim_outbound_messages`); no transaction is held across the
 //!   HTTP call. Claims only what it can send at once (tokens of the shared rate limit,
-//!   and at most `MAX_IN_FLIGHT` requests in the air), in `graph_api::claim_loop`.
+//!   and at most `sending::sender::MAX_IN_FLIGHT` requests in the air), in
+//!   `sending::sender` (which also stops it: no new claims, sends in the air finish).
 //! - Outcomes follow [`whatsapp::ErrorClass`]: retryable errors back off (jitter,
 //!   Retry-After) up to a maximum age, permanent ones fail with error_data, token and
 //!   account errors pause all sending, and an unknown outcome is never retried (the API
@@ -17,29 +18,14 @@ mod recorder;
 
 use std::sync::Arc;
 
-use graph_api::claim_loop::{self, SendQueue};
-use graph_api::pacing::Pacing;
-use graph_api::GraphClient;
+use sending::claim_loop::SendQueue;
+use sending::graph::GraphClient;
+use sending::pacing::Pacing;
+use sending::SenderSettings;
 use svc_client::SvcClient;
 use tokio::sync::watch;
-use whatsapp::RetryPolicy;
 
 use job::ClaimedJob;
-
-/// Requests in the air at once, per process.
-const MAX_IN_FLIGHT: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct SenderSettings {
-    /// Names this process's leases (host, pid and a random part).
-    pub owner: String,
-    pub phone_number_id: String,
-    pub max_mps: u32,
-    pub lease_seconds: u32,
-    pub retry: RetryPolicy,
-    /// How long a paused number waits between probe sends.
-    pub probe_seconds: u32,
-}
 
 /// What every send shares; claims agents' replies (`svc.claim_outbound_messages`).
 struct Replies {
@@ -92,6 +78,6 @@ pub async fn run(
         recorder,
         settings,
     });
-    claim_loop::run(replies, pacing, MAX_IN_FLIGHT, stop).await;
+    sending::sender::run(replies, pacing, stop).await;
     tracing::info!("outbound sender stopped");
 }

@@ -1,12 +1,12 @@
 //! One send: request, outcome, record. What comes after an outcome is the sending policy
-//! both senders share (`graph_api::outcome::next_step`). Recording retries until the database answers
-//! (`graph_api::outcome::record`), because an unrecorded outcome would otherwise become
+//! both senders share (`sending::outcome::next_step`). Recording retries until the database answers
+//! (`sending::outcome::record`), because an unrecorded outcome would otherwise become
 //! an "unknown outcome" later.
 
 use std::time::Duration;
 
-use graph_api::outcome::{error_data, next_step, record, NextStep};
-use graph_api::{GraphClient, SendOutcome};
+use sending::graph::{GraphClient, SendOutcome};
+use sending::outcome::{error_data, next_step, record, NextStep};
 use serde_json::{json, Value};
 use svc_client::{SvcClient, SvcError};
 use time::OffsetDateTime;

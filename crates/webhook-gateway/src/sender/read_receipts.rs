@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use graph_api::{GraphClient, SendOutcome};
+use sending::graph::{GraphClient, SendOutcome};
 use svc_client::{ReadReceipt, ReceiptError, SvcClient};
 use tokio::sync::watch;
 use whatsapp::{ErrorClass, OutboundMessage, OutboundRequest};

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use testkit::TestProject;
 use whatsapp_simulator::{Faults, TemplateSpec};
 
-use crate::helpers::{approved_template, queue_reply, spawn_with_simulator, wait_for_count};
+use crate::helpers::{approved_template, queue_reply, spawn_with_simulator};
 
 const AGENT: &str = "00000000-0000-0000-0000-00000000a001";
 
@@ -121,9 +121,7 @@ async fn nothing_reaches_an_opted_out_or_blocked_contact_and_the_agent_sees_why(
     let blocked = s.conversation("34600200003", 5).await;
     s.sim.set_faults(Faults::server_errors(1_000));
     let reply = queue_reply(p, &blocked, "text", "are you there?", json!({})).await;
-    wait_for_count(
-        p,
-        &format!("select count(*) from svc.outbound_jobs where message_id = '{reply}' and last_error is not null"),
+    p.wait_for_count(&format!("select count(*) from svc.outbound_jobs where message_id = '{reply}' and last_error is not null"),
         1,
         15,
     )
@@ -134,9 +132,7 @@ async fn nothing_reaches_an_opted_out_or_blocked_contact_and_the_agent_sees_why(
     )
     .await
     .unwrap();
-    wait_for_count(
-        p,
-        &format!("select count(*) from public.messages where id = '{reply}' and status = 'failed' and error_data->>'code' = 'contact_blocked'"),
+    p.wait_for_count(&format!("select count(*) from public.messages where id = '{reply}' and status = 'failed' and error_data->>'code' = 'contact_blocked'"),
         1,
         15,
     )

@@ -1,12 +1,11 @@
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sending::graph::GraphSettings;
+use sending::SendingSettings;
 use serde_json::{json, Value};
 use service_runtime::Secret;
-use std::time::Duration;
 use svc_client::{ProjectUrl, SupabaseSettings};
 use testkit::TestProject;
-use webhook_gateway::config::{InvitationSettings, OutboundSettings};
 use webhook_gateway::{Application, Settings};
 
 pub const APP_SECRET: &str = "test-app-secret";
@@ -23,33 +22,21 @@ pub struct TestGateway {
     pub http: reqwest::Client,
 }
 
+/// The test settings: sender off, Graph API at a closed port until a test points it at
+/// a simulator.
 pub fn settings_for(project: &TestProject) -> Settings {
-    Settings {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        supabase: SupabaseSettings {
-            url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
-            service_role_key: Secret::new(project.service_role_key()),
-        },
-        app_secret: Secret::new(APP_SECRET),
-        verify_token: Secret::new(VERIFY_TOKEN),
-        access_token: Secret::new("test-access-token"),
-        phone_number_id: PHONE_NUMBER_ID.into(),
-        graph_url: "http://127.0.0.1:9".into(),
-        api_version: "v23.0".into(),
-        max_mps: 80,
-        outbound: OutboundSettings {
-            enabled: false,
-            lease_seconds: 30,
-            request_timeout: Duration::from_secs(2),
-            max_retry_age: Duration::from_secs(3600),
-            probe_seconds: 1,
-            retry_base_delay: Duration::from_millis(100),
-        },
-        invitations: InvitationSettings::for_tests(
-            ProjectUrl::parse(&project.supabase_url()).unwrap(),
-        ),
-    }
+    let supabase = SupabaseSettings {
+        url: ProjectUrl::parse(&project.supabase_url()).unwrap(),
+        service_role_key: Secret::new(project.service_role_key()),
+    };
+    let graph =
+        GraphSettings::for_tests("http://127.0.0.1:9", PHONE_NUMBER_ID, "test-access-token");
+    Settings::for_tests(
+        supabase,
+        SendingSettings::for_tests(graph),
+        APP_SECRET,
+        VERIFY_TOKEN,
+    )
 }
 
 pub async fn spawn_gateway() -> TestGateway {
@@ -217,9 +204,9 @@ pub fn start_sender(
     max_mps: u32,
 ) -> webhook_gateway::startup::RunningApp {
     let mut settings = settings_for(project);
-    settings.graph_url = sim.graph_url();
-    settings.max_mps = max_mps;
-    settings.outbound.enabled = true;
+    settings.sending.graph.base_url = sim.graph_url();
+    settings.sending.max_mps = max_mps;
+    settings.outbound_sender = true;
     Application::build(settings)
         .expect("gateway failed to build")
         .spawn()
@@ -298,21 +285,4 @@ pub async fn queue_reply(
         .await
         .unwrap();
     row.get(0)
-}
-
-/// Waits until `sql` (a count) reaches `expected`, or panics after `secs`.
-pub async fn wait_for_count(project: &TestProject, sql: &str, expected: i64, secs: u64) {
-    let db = project.db().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let n: i64 = db.query_one(sql, &[]).await.unwrap().get(0);
-        if n == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited {secs}s for {sql}: {n}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

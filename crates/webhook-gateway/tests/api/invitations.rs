@@ -10,7 +10,7 @@ use testkit::{AuthStandIn, AuthStandInConfig, AuthStandInHandle, TestProject};
 use webhook_gateway::startup::RunningApp;
 use webhook_gateway::Application;
 
-use crate::helpers::{settings_for, wait_for_count};
+use crate::helpers::settings_for;
 
 const ADMIN_ID: &str = "00000000-0000-4000-9000-00000000ad01";
 
@@ -97,15 +97,15 @@ impl Invitations {
     }
 
     async fn wait_for_status(&self, id: &str, status: &str) {
-        wait_for_count(
-            &self.project,
-            &format!(
+        self.project
+            .wait_for_count(
+                &format!(
                 "select count(*) from public.invitations where id = '{id}' and status = '{status}'"
             ),
-            1,
-            10,
-        )
-        .await;
+                1,
+                10,
+            )
+            .await;
     }
 }
 
@@ -201,9 +201,7 @@ async fn an_unreachable_auth_leaves_the_invitation_pending_with_the_reason() {
     let t = spawn_with_auth().await;
     t.auth.stop().await;
     let id = t.invite_as_admin("rosa@example.test", "agent").await;
-    wait_for_count(
-        &t.project,
-        &format!("select count(*) from public.invitations where id = '{id}' and last_error like 'Auth unreachable%'"),
+    t.project.wait_for_count(&format!("select count(*) from public.invitations where id = '{id}' and last_error like 'Auth unreachable%'"),
         1,
         10,
     )

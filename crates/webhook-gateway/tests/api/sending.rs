@@ -4,9 +4,7 @@ use std::time::Duration;
 use serde_json::json;
 use whatsapp_simulator::{Faults, RecipientError};
 
-use crate::helpers::{
-    approved_template, queue_reply, spawn_with_simulator, start_sender, wait_for_count,
-};
+use crate::helpers::{approved_template, queue_reply, spawn_with_simulator, start_sender};
 
 const SENT: &str = "select count(*) from public.messages where sender_type = 'agent' and status in ('sent', 'delivered', 'read')";
 
@@ -42,7 +40,7 @@ async fn each_message_type_is_sent_once_with_the_right_body() {
     )
     .await;
     queue_reply(p, &conv, "template", "", json!({ "template_id": template })).await;
-    wait_for_count(p, SENT, 5, 15).await;
+    p.wait_for_count(SENT, 5, 15).await;
     let received = s.sim.received();
     assert_eq!(received.len(), 5, "each message reached WhatsApp once");
     let types: Vec<&str> = received.iter().map(|m| m.message_type.as_str()).collect();
@@ -105,9 +103,7 @@ async fn statuses_flow_back_until_the_message_is_read() {
     let s = spawn_with_simulator(80).await;
     let conv = s.conversation("34600100003", 5).await;
     let id = queue_reply(&s.gateway.project, &conv, "text", "hola", json!({})).await;
-    wait_for_count(
-        &s.gateway.project,
-        &format!("select count(*) from public.messages where id = '{id}' and status = 'read' and delivered_at is not null and read_at is not null"),
+    s.gateway.project.wait_for_count(&format!("select count(*) from public.messages where id = '{id}' and status = 'read' and delivered_at is not null and read_at is not null"),
         1,
         15,
     )
@@ -123,7 +119,7 @@ async fn messages_to_one_contact_leave_in_the_order_agents_wrote_them() {
         queue_reply(&s.gateway.project, &a, "text", &format!("a{i}"), json!({})).await;
         queue_reply(&s.gateway.project, &b, "text", &format!("b{i}"), json!({})).await;
     }
-    wait_for_count(&s.gateway.project, SENT, 30, 20).await;
+    s.gateway.project.wait_for_count(SENT, 30, 20).await;
     for (to, prefix) in [("34600100004", "a"), ("34600100005", "b")] {
         let bodies: Vec<String> = s
             .sim
@@ -158,7 +154,7 @@ async fn outside_the_window_a_free_form_message_fails_without_an_api_call_and_a_
         json!({ "template_id": template }),
     )
     .await;
-    wait_for_count(&s.gateway.project, SENT, 1, 15).await;
+    s.gateway.project.wait_for_count(SENT, 1, 15).await;
     let received = s.sim.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].message_type, "template");
@@ -172,7 +168,7 @@ async fn server_errors_and_rate_limit_bursts_are_retried_until_sent_once() {
     let conv = s.conversation("34600100007", 5).await;
     s.sim.set_faults(Faults::server_errors(3));
     queue_reply(&s.gateway.project, &conv, "text", "uno", json!({})).await;
-    wait_for_count(&s.gateway.project, SENT, 1, 20).await;
+    s.gateway.project.wait_for_count(SENT, 1, 20).await;
     s.sim.set_faults(Faults::rate_limit_burst(4));
     for i in 0..5 {
         queue_reply(
@@ -184,7 +180,7 @@ async fn server_errors_and_rate_limit_bursts_are_retried_until_sent_once() {
         )
         .await;
     }
-    wait_for_count(&s.gateway.project, SENT, 6, 30).await;
+    s.gateway.project.wait_for_count(SENT, 6, 30).await;
     assert_eq!(
         s.sim.received().len(),
         6,
@@ -201,13 +197,16 @@ async fn a_permanent_error_fails_the_message_with_error_data_and_is_not_retried(
         RecipientError::undeliverable("34600100008"),
     ]));
     let id = queue_reply(&s.gateway.project, &conv, "text", "hola", json!({})).await;
-    wait_for_count(
-        &s.gateway.project,
-        &format!("select count(*) from public.messages where id = '{id}' and status = 'failed'"),
-        1,
-        15,
-    )
-    .await;
+    s.gateway
+        .project
+        .wait_for_count(
+            &format!(
+                "select count(*) from public.messages where id = '{id}' and status = 'failed'"
+            ),
+            1,
+            15,
+        )
+        .await;
     let code = s
         .gateway
         .text(&format!(
@@ -234,13 +233,10 @@ async fn a_revoked_token_pauses_sending_without_failing_anything_and_sending_res
         )
         .await;
     }
-    wait_for_count(
-        &s.gateway.project,
-        "select count(*) from svc.sending_pauses",
-        1,
-        15,
-    )
-    .await;
+    s.gateway
+        .project
+        .wait_for_count("select count(*) from svc.sending_pauses", 1, 15)
+        .await;
     let ready: serde_json::Value = s.gateway.get_admin("/readyz").await.json().await.unwrap();
     assert_eq!(ready["sending"], "paused", "{ready}");
     assert_eq!(
@@ -250,7 +246,7 @@ async fn a_revoked_token_pauses_sending_without_failing_anything_and_sending_res
         0
     );
     s.sim.restore_token();
-    wait_for_count(&s.gateway.project, SENT, 3, 20).await;
+    s.gateway.project.wait_for_count(SENT, 3, 20).await;
     assert_eq!(
         s.gateway
             .count("select count(*) from svc.sending_pauses")
@@ -292,9 +288,7 @@ async fn a_sender_killed_mid_flight_loses_nothing_and_sends_nothing_twice() {
         .unwrap();
     // Every message ends final: sent (maybe reconciled from its status webhook) or
     // labelled unknown_outcome; none is still pending once leases expire.
-    wait_for_count(
-        &s.gateway.project,
-        "select count(*) from public.messages where sender_type = 'agent' and status = 'pending'",
+    s.gateway.project.wait_for_count("select count(*) from public.messages where sender_type = 'agent' and status = 'pending'",
         0,
         60,
     )
@@ -334,7 +328,7 @@ async fn two_sender_processes_share_the_rate_limit() {
         queue_reply(&s.gateway.project, conv, "text", "oferta", json!({})).await;
         queue_reply(&s.gateway.project, conv, "text", "gracias", json!({})).await;
     }
-    wait_for_count(&s.gateway.project, SENT, 60, 30).await;
+    s.gateway.project.wait_for_count(SENT, 60, 30).await;
     assert_eq!(s.sim.received().len(), 60);
     assert!(
         s.sim.max_in_any_one_second_window() <= 20,
@@ -356,13 +350,16 @@ async fn a_timeout_after_the_request_left_is_never_resent() {
     // The simulator answers after 3 s; the sender gives up at 2 s: outcome unknown.
     s.sim.set_faults(Faults::timeouts(1, 3_000));
     let id = queue_reply(&s.gateway.project, &conv, "text", "¿llegó?", json!({})).await;
-    wait_for_count(
-        &s.gateway.project,
-        &format!("select count(*) from public.messages where id = '{id}' and status <> 'pending'"),
-        1,
-        20,
-    )
-    .await;
+    s.gateway
+        .project
+        .wait_for_count(
+            &format!(
+                "select count(*) from public.messages where id = '{id}' and status <> 'pending'"
+            ),
+            1,
+            20,
+        )
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let attempts = s
         .sim

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use whatsapp::{ErrorClass, GraphError, RetryPolicy};
 
-use crate::SendOutcome;
+use crate::graph::SendOutcome;
 
 /// How many times [`record`] calls before giving up (about a minute and a half).
 const RECORD_ATTEMPTS: u32 = 30;

@@ -1,34 +1,70 @@
-//! Sends one request to the Cloud API's messages endpoint and says what became of it.
+//! The Graph API client: sends one request to the Cloud API's messages endpoint and
+//! says what became of it.
 //!
 //! The distinction that matters is whether Meta may have received the request:
 //! - [`SendOutcome::NotSent`]: the connection was never made; sending again is safe.
 //! - [`SendOutcome::Unknown`]: the request left but no answer came (timeout, reset);
 //!   the API has no idempotency key, so sending again may deliver a duplicate.
-//!
-//! [`outcome`] holds what both senders do next: `error_data` and recording an outcome
-//! until the database answers; [`claim_loop`] and [`pacing`] how both claim what to send.
-
-pub mod claim_loop;
-pub mod outcome;
-pub mod pacing;
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use service_runtime::Secret;
+use service_runtime::{ConfigError, Env, Secret};
 use whatsapp::{ErrorClass, GraphError, OutboundRequest, SendResponse};
 
-/// Where and as whom to send.
+/// Meta's Graph API.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
+pub const DEFAULT_API_VERSION: &str = "v23.0";
+
+/// Where and as whom to send (`WHATSAPP_*`, the same in both services).
 #[derive(Debug, Clone)]
 pub struct GraphSettings {
-    /// e.g. `https://graph.facebook.com` (the simulator's URL locally).
+    /// `WHATSAPP_GRAPH_URL` (default `https://graph.facebook.com`; the simulator's URL
+    /// locally), without a trailing slash.
     pub base_url: String,
-    /// e.g. `v23.0`.
+    /// `WHATSAPP_API_VERSION` (default `v23.0`).
     pub api_version: String,
+    /// `WHATSAPP_PHONE_NUMBER_ID` (required): the number sent as.
     pub phone_number_id: String,
+    /// `WHATSAPP_ACCESS_TOKEN` (required).
     pub access_token: Secret,
-    /// The whole request's deadline; past it the outcome is unknown.
-    pub request_timeout: Duration,
+}
+
+impl GraphSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: env
+                .optional("WHATSAPP_GRAPH_URL")
+                .unwrap_or_else(|| DEFAULT_GRAPH_URL.into())
+                .trim_end_matches('/')
+                .to_owned(),
+            api_version: env
+                .optional("WHATSAPP_API_VERSION")
+                .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
+            phone_number_id: env.required("WHATSAPP_PHONE_NUMBER_ID")?,
+            access_token: env.secret("WHATSAPP_ACCESS_TOKEN")?,
+        })
+    }
+
+    /// For tests: this number and token at `base_url` (a simulator), the default version.
+    pub fn for_tests(
+        base_url: impl Into<String>,
+        phone_number_id: &str,
+        access_token: &str,
+    ) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_version: DEFAULT_API_VERSION.into(),
+            phone_number_id: phone_number_id.into(),
+            access_token: Secret::new(access_token),
+        }
+    }
+
+    /// A client whose requests give up after `request_timeout` (past it, the outcome is
+    /// unknown).
+    pub fn client(&self, request_timeout: Duration) -> Result<GraphClient, reqwest::Error> {
+        GraphClient::new(self, request_timeout)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +92,10 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(settings: &GraphSettings) -> Result<Self, reqwest::Error> {
+    fn new(settings: &GraphSettings, request_timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(Duration::from_secs(5)))
+            .timeout(request_timeout)
+            .connect_timeout(request_timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(256)
             .build()?;
         Ok(Self {

@@ -8,7 +8,8 @@
 //! one would otherwise send a second's worth of tokens as a burst.
 //!
 //! At stop, a loop claims nothing more and waits for its sends (each records its own
-//! outcome); what a queue does with claims it never sent is its own business.
+//! outcome); what a queue does with claims it never sent is its own business
+//! ([`SendQueue::release_unsent`], called by [`crate::sender::run`]).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -51,6 +52,12 @@ pub trait SendQueue: Send + Sync + 'static {
 
     /// Sends one claimed item and records its outcome.
     fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
+
+    /// At stop, once every send has finished: hands back claims never sent (e.g. a
+    /// claim whose answer was lost). By default nothing: their leases expire.
+    fn release_unsent(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Runs `pacing.loops` claim loops until `stop` turns true; returns once every send they

@@ -53,7 +53,7 @@ pub use send::{
 };
 pub use signature::{escape_non_ascii, sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use webhook::{
-    parse_webhook, Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage,
+    Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage,
     InteractiveReply, ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata,
     Order, ParseError, ProductItem, Referral, ReferredProduct, SharedContact, SharedPhone, Status,
     StatusKind, SystemEvent, WebhookBatch,

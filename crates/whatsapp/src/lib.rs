@@ -10,8 +10,9 @@
 //!   envelope, [`ErrorClass`] by error code, and the [`RetryPolicy`].
 //! - [`mask_phone`]: phone numbers fit for logs.
 //!
-//! Facts come from `shared/reference/whatsapp-cloud-api.md` and Meta's webhook
-//! reference pages.
+//! Facts come from Meta's WhatsApp Cloud API documentation: the webhooks reference
+//! (payload components and examples), the messages reference (request bodies) and the
+//! Cloud API error codes reference.
 //!
 //! ```
 //! use whatsapp::{sign, verify_signature, WebhookBatch, OutboundMessage, OutboundRequest};

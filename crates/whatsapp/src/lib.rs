@@ -54,10 +54,10 @@ pub use send::{
 };
 pub use signature::{escape_non_ascii, sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use webhook::{
-    Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage,
-    InteractiveReply, ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata,
-    Order, ParseError, ProductItem, Referral, ReferredProduct, SharedContact, SharedPhone, Status,
-    StatusKind, SystemEvent, WebhookBatch,
+    Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage, InteractiveReply,
+    ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata, Order, ParseError,
+    ProductItem, Referral, ReferredProduct, SharedContact, SharedPhone, Status, StatusKind,
+    SystemEvent, WebhookBatch,
 };
 
 /// Masks a phone number (or any user identifier) for logs: keeps a prefix of up

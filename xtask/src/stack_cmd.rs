@@ -6,7 +6,8 @@ use crate::dev_stack;
 
 #[derive(Subcommand)]
 pub enum StackAction {
-    /// Start PostgreSQL, PostgREST and the API gateway (idempotent).
+    /// Install what is missing (apt-get, npm ci, the cluster), then start PostgreSQL,
+    /// PostgREST and the API gateway (idempotent).
     Start,
     /// Stop everything the stack started.
     Stop,

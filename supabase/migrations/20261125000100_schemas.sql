@@ -19,3 +19,7 @@ alter default privileges for role postgres revoke execute on functions from publ
 alter default privileges for role postgres in schema public revoke execute on functions from anon, authenticated;
 alter default privileges for role postgres in schema svc revoke all on tables from anon, authenticated;
 alter default privileges for role postgres in schema svc revoke all on sequences from anon, authenticated;
+-- The services' functions: executable by service_role alone, said once for every function
+-- postgres creates in svc (anon and authenticated get nothing there, PUBLIC nothing anywhere).
+alter default privileges for role postgres in schema svc revoke execute on functions from anon, authenticated;
+alter default privileges for role postgres in schema svc grant execute on functions to service_role;

@@ -1,5 +1,5 @@
--- The design document's tables (seed/schema-design.md), with the deliberate extensions
--- documented in the README ("Differences from the design document").
+-- The design document's tables, with the deliberate extensions documented in the README
+-- ("Differences from the design document").
 -- RLS is enabled on every table here; policies and grants come in their own migrations,
 -- so until then the API roles see nothing.
 

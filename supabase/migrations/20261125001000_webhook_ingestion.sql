@@ -558,16 +558,3 @@ comment on function svc.webhook_backlog() is 'Failed webhooks and statuses still
 -- Grants: the services only.
 revoke all on svc.webhook_journal, svc.early_statuses from public, anon, authenticated;
 grant select, insert, update, delete on svc.webhook_journal, svc.early_statuses to service_role;
-do $$
-declare
-  f regprocedure;
-begin
-  for f in
-    select p.oid::regprocedure from pg_proc p
-     where p.pronamespace = 'svc'::regnamespace
-  loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;

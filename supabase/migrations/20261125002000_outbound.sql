@@ -438,13 +438,3 @@ comment on function svc.outbound_status(text) is 'Queue depth and pause state of
 revoke all on svc.outbound_jobs, svc.send_rate_buckets, svc.sending_pauses from public, anon, authenticated;
 grant select, insert, update, delete on svc.outbound_jobs, svc.send_rate_buckets, svc.sending_pauses to service_role;
 revoke execute on function private.track_agent_message() from public, anon, authenticated;
-do $$
-declare
-  f regprocedure;
-begin
-  for f in select p.oid::regprocedure from pg_proc p where p.pronamespace = 'svc'::regnamespace loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;

@@ -646,13 +646,3 @@ comment on function svc.broadcast_progress() is 'Recipients by status and queue 
 -- Grants: the services only.
 revoke all on svc.broadcast_queue, svc.broadcast_limit_tally from public, anon, authenticated;
 grant select, insert, update, delete on svc.broadcast_queue, svc.broadcast_limit_tally to service_role;
-do $$
-declare
-  f regprocedure;
-begin
-  for f in select p.oid::regprocedure from pg_proc p where p.pronamespace = 'svc'::regnamespace loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;

@@ -277,13 +277,3 @@ comment on function svc.record_read_receipt_failed(uuid, text, text, jsonb) is
 revoke execute on function private.count_unread_message() from public, anon, authenticated;
 revoke all on svc.read_receipts from public, anon, authenticated;
 grant select, insert, update, delete on svc.read_receipts to service_role;
-do $$
-declare
-  f regprocedure;
-begin
-  for f in select p.oid::regprocedure from pg_proc p where p.pronamespace = 'svc'::regnamespace loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;

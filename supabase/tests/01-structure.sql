@@ -1,5 +1,5 @@
--- Structure of the database against the design document (/work/shared/seed/schema-design.md)
--- and its deliberate extensions (DESIGN.md, "Deliberate extensions"; comments in
+-- Structure of the database against the design document and its deliberate extensions
+-- (the README's "Differences from the design document"; comments in
 -- supabase/migrations/20261125000200_tables.sql).
 --
 -- Columns: type, nullability and default of every column, and no column beyond the design

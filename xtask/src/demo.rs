@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use testkit::stack;
 use testkit::Keys;
 use whatsapp_simulator::SimulatorClient;
 
+use crate::dev_stack;
 use crate::local;
+use testkit::process;
 
 struct Api {
     http: reqwest::Client,
@@ -21,7 +22,7 @@ struct Api {
 impl Api {
     fn new() -> Self {
         let env: std::collections::HashMap<String, String> =
-            stack::env_lines().into_iter().collect();
+            dev_stack::env_lines().into_iter().collect();
         Self {
             http: reqwest::Client::new(),
             url: format!("{}/rest/v1", env["SUPABASE_URL"]),
@@ -59,7 +60,7 @@ async fn poll<T>(
 }
 
 pub fn run() -> Result<()> {
-    if stack::http_status(&format!("{}/healthz", local::gateway_url())) != Some(200) {
+    if process::http_status(&format!("{}/healthz", local::gateway_url())) != Some(200) {
         bail!("the services are not running: start `cargo xtask up` in another terminal first");
     }
     tokio::runtime::Runtime::new()?.block_on(scenario())

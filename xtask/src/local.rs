@@ -1,7 +1,7 @@
 //! The local wiring of `cargo xtask up`: addresses and the development credentials the
 //! gateway, the worker and the simulator share (never real Meta credentials).
 
-use testkit::stack;
+use crate::dev_stack;
 
 pub const GATEWAY_ADDR: &str = "127.0.0.1:8080";
 pub const WORKER_ADDR: &str = "127.0.0.1:8081";
@@ -31,7 +31,7 @@ pub fn simulator_url() -> String {
 
 /// The environment of every service of the local setup.
 pub fn service_env() -> Vec<(String, String)> {
-    let mut env = stack::env_lines();
+    let mut env = dev_stack::env_lines();
     for (k, v) in [
         ("GATEWAY_ADDR", GATEWAY_ADDR),
         ("WORKER_ADDR", WORKER_ADDR),

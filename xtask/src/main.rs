@@ -2,6 +2,8 @@
 
 mod bench;
 mod demo;
+mod dev_stack;
+mod install;
 mod local;
 mod stack_cmd;
 mod test_cmd;
@@ -108,7 +110,10 @@ fn main() {
             what: BenchWhat::Broadcast,
         } => bench::broadcast::run(),
         Command::Demo => demo::run(),
-        Command::Types => types_cmd::run(),
+        Command::Types => {
+            let layout = testkit::layout::Layout::discover();
+            dev_stack::start_for_tests(&layout).and_then(|()| types_cmd::run(&layout))
+        }
         Command::Simulate {
             what: SimulateWhat::Inbound { from, text },
         } => demo::simulate_inbound(&from, &text),

@@ -1,11 +1,13 @@
 use anyhow::Result;
 use clap::Subcommand;
 use testkit::layout::Layout;
-use testkit::stack;
+
+use crate::dev_stack;
 
 #[derive(Subcommand)]
 pub enum StackAction {
-    /// Start PostgreSQL, PostgREST and the API gateway (idempotent).
+    /// Install what is missing (apt-get, npm ci, the cluster), then start PostgreSQL,
+    /// PostgREST and the API gateway (idempotent).
     Start,
     /// Stop everything the stack started.
     Stop,
@@ -21,29 +23,29 @@ pub fn run(action: StackAction) -> Result<()> {
     let layout = Layout::discover();
     match action {
         StackAction::Start => {
-            stack::start(&layout)?;
+            dev_stack::start(&layout)?;
             print_where(&layout);
         }
         StackAction::Stop => {
-            stack::stop(&layout)?;
+            dev_stack::stop(&layout)?;
             eprintln!("stack stopped");
         }
         StackAction::Reset => {
-            stack::start(&layout)?;
+            dev_stack::start(&layout)?;
             let started = std::time::Instant::now();
-            stack::reset_main_database(&layout)?;
+            dev_stack::reset_main_database(&layout)?;
             eprintln!(
                 "database recreated from bootstrap + migrations + seed in {:.1?}",
                 started.elapsed()
             );
         }
         StackAction::Env => {
-            for (k, v) in stack::env_lines() {
+            for (k, v) in dev_stack::env_lines() {
                 println!("{k}={v}");
             }
         }
         StackAction::Status => {
-            for (what, running) in stack::status(&layout) {
+            for (what, running) in dev_stack::status(&layout) {
                 println!("{what}  {}", if running { "running" } else { "stopped" });
             }
         }
@@ -57,7 +59,7 @@ pub fn print_where(layout: &Layout) {
         "local stack is running (state in {})",
         layout.state().display()
     );
-    for (k, v) in stack::env_lines() {
+    for (k, v) in dev_stack::env_lines() {
         eprintln!("  {k}={v}");
     }
     eprintln!("  REST: $SUPABASE_URL/rest/v1 (send the key as apikey)");

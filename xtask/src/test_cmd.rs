@@ -6,20 +6,23 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::{database_url, pg_port, Layout};
+use testkit::process;
 use testkit::project::TEST_DB_PREFIX;
-use testkit::{stack, template};
+use testkit::template;
+
+use crate::dev_stack;
 
 const PGTAP_DB: &str = "cc_pgtap";
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
     step("formatting");
-    stack::run(
+    process::run(
         Command::new("cargo").args(["fmt", "--all", "--check"]),
         "cargo fmt --check",
     )?;
     step("clippy (warnings denied)");
-    stack::run(
+    process::run(
         Command::new("cargo").args([
             "clippy",
             "--workspace",
@@ -33,7 +36,7 @@ pub fn run() -> Result<()> {
     )?;
 
     step("local stack");
-    stack::start_for_tests(&layout)?;
+    dev_stack::start_for_tests(&layout)?;
     template::drop_test_databases(TEST_DB_PREFIX)?;
     fresh_pgtap_database(&layout)?;
 
@@ -53,7 +56,7 @@ pub fn run() -> Result<()> {
 /// `cargo xtask pgtap [files]`: the stack, a fresh database, pg_prove.
 pub fn run_pgtap_only(files: Vec<PathBuf>) -> Result<()> {
     let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
+    dev_stack::start_for_tests(&layout)?;
     fresh_pgtap_database(&layout)?;
     let n = pg_prove(&layout, &files)?;
     eprintln!("{n} pgTAP assertions passed");
@@ -119,7 +122,7 @@ fn pg_prove(layout: &Layout, only: &[PathBuf]) -> Result<usize> {
 
 fn supabase_checks(layout: &Layout) -> Result<()> {
     let url = database_url("postgres", PGTAP_DB);
-    stack::run(
+    process::run(
         Command::new(layout.supabase_cli())
             .args([
                 "db",
@@ -136,7 +139,7 @@ fn supabase_checks(layout: &Layout) -> Result<()> {
             .current_dir(layout.root()),
         "supabase db lint",
     )?;
-    let advisors = stack::output(
+    let advisors = process::output(
         Command::new(layout.supabase_cli())
             .args([
                 "db",

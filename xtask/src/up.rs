@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::Layout;
-use testkit::stack;
+use testkit::process;
+
+use crate::dev_stack;
 
 use crate::local;
 
@@ -20,7 +22,7 @@ struct Service {
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
-    stack::start(&layout)?;
+    dev_stack::start(&layout)?;
     for addr in [
         local::GATEWAY_ADDR,
         local::GATEWAY_ADMIN_ADDR,
@@ -34,7 +36,7 @@ pub fn run() -> Result<()> {
         }
     }
     eprintln!("building the services...");
-    stack::run(
+    process::run(
         Command::new("cargo").args([
             "build",
             "--quiet",
@@ -137,7 +139,7 @@ fn wait_ready(services: &mut [Service]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for (name, url) in checks {
         loop {
-            if stack::http_status(&url) == Some(200) {
+            if process::http_status(&url) == Some(200) {
                 break;
             }
             if let Some(s) = services.iter_mut().find(|s| s.name == name) {

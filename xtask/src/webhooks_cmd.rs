@@ -3,12 +3,14 @@
 use anyhow::{Context, Result};
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings, SvcClient};
-use testkit::stack;
+
+use crate::dev_stack;
 
 /// The services' client for the local stack (or for SUPABASE_URL/SUPABASE_SERVICE_ROLE_KEY
 /// when set, e.g. a hosted project).
 pub fn svc_client() -> Result<SvcClient> {
-    let env: std::collections::HashMap<String, String> = stack::env_lines().into_iter().collect();
+    let env: std::collections::HashMap<String, String> =
+        dev_stack::env_lines().into_iter().collect();
     let url = std::env::var("SUPABASE_URL").unwrap_or_else(|_| env["SUPABASE_URL"].clone());
     let key = std::env::var("SUPABASE_SERVICE_ROLE_KEY")
         .unwrap_or_else(|_| env["SUPABASE_SERVICE_ROLE_KEY"].clone());

@@ -1,4 +1,4 @@
-//! The worker's configuration, from the environment (names as in DESIGN.md), parsed
+//! The worker's configuration, from the environment (names as in the README's configuration tables), parsed
 //! into types at start-up. A missing required value is an error naming it.
 
 use std::fmt;

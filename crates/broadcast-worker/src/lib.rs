@@ -1,7 +1,7 @@
 //! The broadcast worker: starts scheduled broadcasts and sends their templates to every
 //! recipient at WhatsApp's throughput limit, at most once per recipient.
 //!
-//! - [`config`]: settings from the environment (names as in DESIGN.md).
+//! - [`config`]: settings from the environment (names as in the README's configuration tables).
 //! - [`scheduler`]: every second, due broadcasts start (audience materialized, exactly
 //!   once) and finished ones complete.
 //! - [`sender`]: leased claims under the shared rate limit and the messaging limit,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::keys::Keys;
 use crate::layout::{api_port, database_url, Layout};
-use crate::{stack, template};
+use crate::{postgres, postgrest, stack, template};
 
 /// Prefix of the databases created for tests.
 pub const TEST_DB_PREFIX: &str = "cc_t_";
@@ -63,9 +63,9 @@ impl TestProject {
     }
 
     fn start_postgrest_blocking(&mut self) -> Result<()> {
-        let child = stack::spawn_postgrest(&self.layout, &self.db, self.port, 4, &self.db)?;
+        let child = postgrest::spawn(&self.layout, &self.db, self.port, 4, &self.db)?;
         self.postgrest = Some(child);
-        stack::wait_for_postgrest(self.port, Duration::from_secs(20))
+        postgrest::wait_until_serving(self.port, Duration::from_secs(20))
             .context("the test's PostgREST did not start")
     }
 
@@ -132,12 +132,12 @@ impl TestProject {
     /// Starts it again on the same port and waits until it serves.
     pub async fn start_postgrest(&mut self) {
         self.stop_postgrest();
-        let child = stack::spawn_postgrest(&self.layout, &self.db, self.port, 4, &self.db)
+        let child = postgrest::spawn(&self.layout, &self.db, self.port, 4, &self.db)
             .expect("failed to restart PostgREST");
         self.postgrest = Some(child);
         let port = self.port;
         tokio::task::spawn_blocking(move || {
-            stack::wait_for_postgrest(port, Duration::from_secs(20))
+            postgrest::wait_until_serving(port, Duration::from_secs(20))
         })
         .await
         .expect("wait panicked")
@@ -148,7 +148,7 @@ impl TestProject {
 impl Drop for TestProject {
     fn drop(&mut self) {
         self.stop_postgrest();
-        let _ = stack::sql_as_superuser(
+        let _ = postgres::sql_as_superuser(
             "template1",
             &format!("drop database if exists \"{}\" with (force)", self.db),
         );

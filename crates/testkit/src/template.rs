@@ -1,62 +1,42 @@
 //! The template database: bootstrap + migrations, built once and cloned per test.
-//! Its name carries a fingerprint of everything it is built from, so that changing a
+//! Its name carries the fingerprint of everything it is built from, so that changing a
 //! migration builds a new one on the next run.
 
 use std::fs;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
+use crate::fingerprint;
 use crate::layout::Layout;
-use crate::stack;
+use crate::postgres;
 
 const PREFIX: &str = "cc_tpl_";
 const KEEP: usize = 3;
 
-/// A digest of the platform bootstrap and every migration, in order.
-pub fn fingerprint(layout: &Layout) -> Result<String> {
-    let mut hasher = Sha256::new();
-    for name in ["roles.sql", "database.sql"] {
-        hasher.update(fs::read(layout.platform_sql(name))?);
-    }
-    let mut migrations: Vec<_> = fs::read_dir(layout.migrations())
-        .context("failed to list supabase/migrations")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    migrations.sort();
-    for path in migrations {
-        hasher.update(
-            path.file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or_default(),
-        );
-        hasher.update(fs::read(&path)?);
-    }
-    Ok(hex::encode(&hasher.finalize()[..6]))
-}
-
 /// Returns the name of an up-to-date template database, building it when needed.
 /// Several test processes may ask at once: a file lock lets one build while others wait.
 pub fn ensure(layout: &Layout) -> Result<String> {
-    let name = format!("{PREFIX}{}", fingerprint(layout)?);
-    if stack::database_exists(&name)? {
+    let name = format!(
+        "{PREFIX}{}",
+        fingerprint::of_bootstrap_and_migrations(layout)?
+    );
+    if postgres::database_exists(&name)? {
         return Ok(name);
     }
     fs::create_dir_all(layout.pg_socket_dir())?;
     let lock = fs::File::create(layout.pg_socket_dir().join("template.lock"))?;
     lock.lock().context("failed to lock the template build")?;
-    if stack::database_exists(&name)? {
+    if postgres::database_exists(&name)? {
         return Ok(name);
     }
     let building = format!("{name}_building");
-    stack::create_platform_database(layout, &building)?;
-    stack::migrate(layout, &building).context("migrations failed on a fresh database")?;
-    stack::sql_as_superuser(
+    postgres::create_platform_database(layout, &building)?;
+    postgres::migrate(layout, &building).context("migrations failed on a fresh database")?;
+    postgres::sql_as_superuser(
         "template1",
         &format!("alter database \"{building}\" rename to \"{name}\""),
     )?;
-    stack::sql_as_superuser(
+    postgres::sql_as_superuser(
         "template1",
         &format!("alter database \"{name}\" is_template true"),
     )?;
@@ -65,16 +45,16 @@ pub fn ensure(layout: &Layout) -> Result<String> {
 }
 
 fn drop_old_templates() -> Result<()> {
-    let names = stack::sql_as_superuser(
+    let names = postgres::sql_as_superuser(
         "template1",
         &format!("select datname from pg_database where starts_with(datname, '{PREFIX}') and not datname ~ '_building$' order by oid desc"),
     )?;
     for old in names.lines().skip(KEEP) {
-        stack::sql_as_superuser(
+        postgres::sql_as_superuser(
             "template1",
             &format!("alter database \"{old}\" is_template false"),
         )?;
-        stack::sql_as_superuser(
+        postgres::sql_as_superuser(
             "template1",
             &format!("drop database if exists \"{old}\" with (force)"),
         )?;
@@ -84,7 +64,7 @@ fn drop_old_templates() -> Result<()> {
 
 /// Creates a new database cloned from the template.
 pub fn clone_into(template: &str, db: &str) -> Result<()> {
-    stack::sql_as_superuser(
+    postgres::sql_as_superuser(
         "template1",
         &format!("create database \"{db}\" template \"{template}\" owner postgres"),
     )
@@ -93,13 +73,13 @@ pub fn clone_into(template: &str, db: &str) -> Result<()> {
 
 /// Drops databases that tests left behind (e.g. after a crash).
 pub fn drop_test_databases(prefix: &str) -> Result<()> {
-    let names = stack::sql_as_superuser(
+    let names = postgres::sql_as_superuser(
         "template1",
         // starts_with, not LIKE: '_' in a prefix would be a wildcard.
         &format!("select datname from pg_database where starts_with(datname, '{prefix}') and not datistemplate"),
     )?;
     for db in names.lines() {
-        stack::sql_as_superuser(
+        postgres::sql_as_superuser(
             "template1",
             &format!("drop database if exists \"{db}\" with (force)"),
         )?;

@@ -11,7 +11,7 @@ pub const SENDER_PREFIX: &str = "OUTBOUND";
 /// unset (the worker's default is 8091, so both run on one machine).
 pub const DEFAULT_PORTS: (u16, u16) = (8080, 8090);
 
-/// Everything the gateway needs, parsed at start-up (names as in DESIGN.md).
+/// Everything the gateway needs, parsed at start-up (names as in the README's configuration tables).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `GATEWAY_ADDR` (default 0.0.0.0:8080): the webhook routes and `/healthz`;

@@ -10,8 +10,9 @@
 //!   envelope, [`ErrorClass`] by error code, and the [`RetryPolicy`].
 //! - [`mask_phone`]: phone numbers fit for logs.
 //!
-//! Facts come from `shared/reference/whatsapp-cloud-api.md` and Meta's webhook
-//! reference pages.
+//! Facts come from Meta's WhatsApp Cloud API documentation: the webhooks reference
+//! (payload components and examples), the messages reference (request bodies) and the
+//! Cloud API error codes reference.
 //!
 //! ```
 //! use whatsapp::{sign, verify_signature, WebhookBatch, OutboundMessage, OutboundRequest};
@@ -53,10 +54,10 @@ pub use send::{
 };
 pub use signature::{escape_non_ascii, sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use webhook::{
-    parse_webhook, Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage,
-    InteractiveReply, ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata,
-    Order, ParseError, ProductItem, Referral, ReferredProduct, SharedContact, SharedPhone, Status,
-    StatusKind, SystemEvent, WebhookBatch,
+    Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage, InteractiveReply,
+    ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata, Order, ParseError,
+    ProductItem, Referral, ReferredProduct, SharedContact, SharedPhone, Status, StatusKind,
+    SystemEvent, WebhookBatch,
 };
 
 /// Masks a phone number (or any user identifier) for logs: keeps a prefix of up

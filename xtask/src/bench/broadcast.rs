@@ -22,7 +22,9 @@ use anyhow::{bail, Context, Result};
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings, SvcClient};
 use testkit::layout::{api_port, database_url, Layout, SUPERUSER};
-use testkit::{stack, template, Keys};
+use testkit::{postgres, postgrest, process, template, Keys};
+
+use crate::dev_stack;
 use tokio_postgres::{Client, NoTls};
 use whatsapp_simulator::{ReceivedMessage, SimulatorClient, Stats};
 
@@ -61,30 +63,30 @@ analyze;
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
+    dev_stack::start_for_tests(&layout)?;
     let bins = build_release_binaries(&layout)?;
     let tpl = template::ensure(&layout)?;
     template::drop_test_databases(DB)?;
     template::clone_into(&tpl, DB)?;
     // Function timings for "database time per recipient" (sessions opened from now on).
-    stack::sql_as_superuser(
+    postgres::sql_as_superuser(
         "template1",
         &format!("alter database {DB} set track_functions = 'pl'"),
     )?;
     eprintln!("loading 121,000 contacts (100,000 + 1,000 skipped tagged bench)...");
     let started = Instant::now();
-    stack::run(
-        stack::psql(DB, SUPERUSER).args(["-c", LOAD]),
+    process::run(
+        postgres::psql(DB, SUPERUSER).args(["-c", LOAD]),
         "bench data load",
     )?;
     eprintln!("loaded in {:.1?}", started.elapsed());
     // A live project's contacts are not minutes old: settle the bulk load as autovacuum
     // would have (hint bits, visibility map), or the first start pays for the load.
-    stack::sql_as_superuser(DB, "vacuum analyze public.contacts")?;
+    postgres::sql_as_superuser(DB, "vacuum analyze public.contacts")?;
 
     let port = free_port()?;
-    let mut postgrest = stack::spawn_postgrest(&layout, DB, port, POSTGREST_POOL, DB)?;
-    let result = stack::wait_for_postgrest(port, Duration::from_secs(30))
+    let mut postgrest = postgrest::spawn(&layout, DB, port, POSTGREST_POOL, DB)?;
+    let result = postgrest::wait_until_serving(port, Duration::from_secs(30))
         .context("the bench's PostgREST did not start")
         .and_then(|()| {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -277,7 +279,7 @@ async fn measure(layout: &Layout, bins: &Binaries, port: u16) -> Result<()> {
     .await?;
     let cancelled_claim = claim_latency(&svc).await?;
     // What autovacuum does within about a minute (autovacuum_naptime).
-    stack::sql_as_superuser(DB, "vacuum svc.broadcast_queue")?;
+    postgres::sql_as_superuser(DB, "vacuum svc.broadcast_queue")?;
     let vacuumed_claim = claim_latency(&svc).await?;
     let slow = finish_phase(
         &db,
@@ -472,7 +474,7 @@ async fn start_audience(svc: &SvcClient, id: &str) -> Result<(Duration, i64, i64
 }
 
 fn reset_function_stats() -> Result<()> {
-    stack::sql_as_superuser(DB, "select pg_stat_reset()")?;
+    postgres::sql_as_superuser(DB, "select pg_stat_reset()")?;
     Ok(())
 }
 

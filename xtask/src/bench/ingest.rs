@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::{api_port, pg_port, Layout, SUPERUSER};
-use testkit::{stack, template, Keys};
+use testkit::{postgres, postgrest, process, template, Keys};
+
+use crate::dev_stack;
 
 use super::report::{percentile_ms, write_section};
 
@@ -36,10 +38,10 @@ impl Drop for Killer {
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
-    stack::ensure_debian_packages(&[("wrk", "/usr/bin/wrk")])?;
+    dev_stack::start_for_tests(&layout)?;
+    crate::install::debian_packages(&[("wrk", "/usr/bin/wrk")])?;
     eprintln!("building the gateway (release)...");
-    stack::run(
+    process::run(
         Command::new("cargo").args(["build", "--release", "--quiet", "-p", "webhook-gateway"]),
         "cargo build --release",
     )?;
@@ -48,13 +50,11 @@ pub fn run() -> Result<()> {
     template::drop_test_databases(DB)?;
     template::clone_into(&tpl, DB)?;
     let here = layout.root().join("xtask/src/bench");
-    stack::sql_file(DB, SUPERUSER, &here.join("ingest_seed.sql"))?;
+    postgres::sql_file(DB, SUPERUSER, &here.join("ingest_seed.sql"))?;
 
     let pgrst_port = free_port()?;
-    let mut children = Killer(vec![stack::spawn_postgrest(
-        &layout, DB, pgrst_port, 20, DB,
-    )?]);
-    stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
+    let mut children = Killer(vec![postgrest::spawn(&layout, DB, pgrst_port, 20, DB)?]);
+    postgrest::wait_until_serving(pgrst_port, Duration::from_secs(20))?;
     let (gateway_port, admin_port) = (free_port()?, free_port()?);
     let gateway = Command::new(layout.root().join("target/release/webhook-gateway"))
         .env(
@@ -81,7 +81,7 @@ pub fn run() -> Result<()> {
     let base = format!("http://127.0.0.1:{gateway_port}");
     let admin = format!("http://127.0.0.1:{admin_port}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stack::http_status(&format!("{admin}/readyz")) != Some(200) {
+    while process::http_status(&format!("{admin}/readyz")) != Some(200) {
         if Instant::now() > deadline {
             bail!("the gateway did not become ready");
         }
@@ -122,7 +122,7 @@ pub fn run() -> Result<()> {
             out.write_all(b"\n")?;
         }
     }
-    let wrk = stack::output(
+    let wrk = process::output(
         Command::new("wrk")
             .args([
                 "-t2",
@@ -164,7 +164,7 @@ pub fn run() -> Result<()> {
         .and_then(mean_of("gateway_ingest_batch_size"));
 
     // The ceiling: pgbench, the same function, one webhook per transaction.
-    let pgbench = stack::output(
+    let pgbench = process::output(
         Command::new("/usr/lib/postgresql/15/bin/pgbench")
             .args([
                 "-n",

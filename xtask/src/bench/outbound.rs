@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::layout::{api_port, database_url, Layout, SUPERUSER};
-use testkit::{stack, template, Keys};
+use testkit::{postgres, postgrest, process, template, Keys};
+
+use crate::dev_stack;
 use time::OffsetDateTime;
 use whatsapp_simulator::{ConfigPatch, ReceivedMessage, SimulatorClient};
 
@@ -26,20 +28,20 @@ const CONTACTS: u32 = 25_000;
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
+    dev_stack::start_for_tests(&layout)?;
     eprintln!("building webhook-gateway and whatsapp-simulator in release mode...");
     let bins = build_release(&layout, &["webhook-gateway", "whatsapp-simulator"])?;
     let tpl = template::ensure(&layout)?;
     template::drop_test_databases(DB)?;
     template::clone_into(&tpl, DB)?;
     // Function timings for the database time per reply (sessions opened from now on).
-    stack::sql_as_superuser(
+    postgres::sql_as_superuser(
         "template1",
         &format!("alter database {DB} set track_functions = 'pl'"),
     )?;
     // Customers who all wrote a minute ago, one open conversation each.
-    stack::run(
-        stack::psql(DB, SUPERUSER).args(["-c", &format!(
+    process::run(
+        postgres::psql(DB, SUPERUSER).args(["-c", &format!(
             "set session_replication_role = replica;
              insert into auth.users (id, email) values ('00000000-0000-0000-0000-00000000a001', 'agent@bench.test');
              insert into public.users (id, email, full_name, role) values ('00000000-0000-0000-0000-00000000a001', 'agent@bench.test', 'Agent', 'agent');
@@ -56,7 +58,7 @@ pub fn run() -> Result<()> {
         "bench data",
     )?;
     if std::env::var_os("BENCH_AUTO_EXPLAIN").is_some() {
-        stack::sql_as_superuser(
+        postgres::sql_as_superuser(
             "template1",
             &format!("alter database {DB} set session_preload_libraries = 'auto_explain'; alter database {DB} set auto_explain.log_min_duration = 100; alter database {DB} set auto_explain.log_nested_statements = on"),
         )?;
@@ -64,8 +66,8 @@ pub fn run() -> Result<()> {
     let pgrst_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut postgrest = stack::spawn_postgrest(&layout, DB, pgrst_port, 20, DB)?;
-    stack::wait_for_postgrest(pgrst_port, Duration::from_secs(20))?;
+    let mut postgrest = postgrest::spawn(&layout, DB, pgrst_port, 20, DB)?;
+    postgrest::wait_until_serving(pgrst_port, Duration::from_secs(20))?;
 
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(measure(&layout, &bins, pgrst_port));
@@ -113,7 +115,7 @@ async fn start_gateway(
             .join(format!("bench-outbound-gateway-{max_mps}.log")),
     )?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stack::http_status(&format!("http://127.0.0.1:{admin_port}/readyz")) != Some(200) {
+    while process::http_status(&format!("http://127.0.0.1:{admin_port}/readyz")) != Some(200) {
         if Instant::now() > deadline {
             bail!("the gateway did not become ready");
         }
@@ -204,8 +206,8 @@ async fn measure(layout: &Layout, bins: &Path, pgrst_port: u16) -> Result<()> {
         // The full queue comes from one bulk insert; what autovacuum then does about it
         // (the trigram index's pending list above all) would otherwise run during the
         // first seconds of sending. Agents' replies never arrive 20,000 at once.
-        stack::sql_as_superuser(DB, "vacuum analyze public.messages, svc.outbound_jobs")?;
-        stack::sql_as_superuser(DB, "select pg_stat_reset()")?;
+        postgres::sql_as_superuser(DB, "vacuum analyze public.messages, svc.outbound_jobs")?;
+        postgres::sql_as_superuser(DB, "select pg_stat_reset()")?;
         let gateway = start_gateway(layout, bins, pgrst_port, &graph_url, limit).await?;
         let received = wait_for_received(
             &sim,

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use testkit::layout::{database_url, Layout};
-use testkit::{stack, template};
+use testkit::{postgres, process, template};
+
+use crate::dev_stack;
 use tokio_postgres::{Client, NoTls};
 
 use super::report::{percentile_ms, write_section};
@@ -29,8 +31,8 @@ struct Query {
 
 pub fn run() -> Result<()> {
     let layout = Layout::discover();
-    stack::start_for_tests(&layout)?;
-    if std::env::var_os("BENCH_REUSE_DB").is_some() && stack::database_exists(DB)? {
+    dev_stack::start_for_tests(&layout)?;
+    if std::env::var_os("BENCH_REUSE_DB").is_some() && postgres::database_exists(DB)? {
         eprintln!("reusing the data set in {DB} (BENCH_REUSE_DB)");
     } else {
         let tpl = template::ensure(&layout)?;
@@ -38,8 +40,8 @@ pub fn run() -> Result<()> {
         template::clone_into(&tpl, DB)?;
         eprintln!("loading 50 agents, 100,000 contacts and conversations, 1,000,000 messages...");
         let started = Instant::now();
-        stack::run(
-            stack::psql(DB, testkit::layout::SUPERUSER).args(["-c", LOAD]),
+        process::run(
+            postgres::psql(DB, testkit::layout::SUPERUSER).args(["-c", LOAD]),
             "bench data load",
         )?;
         eprintln!("loaded in {:.1?}", started.elapsed());

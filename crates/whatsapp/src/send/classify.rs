@@ -1,10 +1,10 @@
 //! What to do about a failed send, by Meta's error `code`.
 //!
-//! The table follows `shared/reference/whatsapp-cloud-api.md` ("Error codes"): the
-//! meaning is Meta's, the policy is this project's. Decide on `code` (and
-//! `error_data.details` when showing it to a person), never on titles. HTTP 5xx,
-//! timeouts and connection errors are retryable: a caller that got no response at
-//! all uses [`ErrorClass::Retryable`] directly.
+//! The table follows Meta's Cloud API error codes reference (WhatsApp Cloud API
+//! documentation, "Error codes"): the meaning is Meta's, the policy is this project's.
+//! Decide on `code` (and `error_data.details` when showing it to a person), never on
+//! titles. HTTP 5xx, timeouts and connection errors are retryable: a caller that got no
+//! response at all uses [`ErrorClass::Retryable`] directly.
 
 use serde::{Deserialize, Serialize};
 

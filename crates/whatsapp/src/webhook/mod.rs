@@ -9,10 +9,14 @@
 //! [`MessageKind::Unknown`], unknown statuses [`StatusKind::Unknown`], other
 //! webhook fields [`IgnoredChange`]: none of them is an error.
 //!
-//! Every type here is `Serialize` (and `Deserialize`), so the gateway can forward a
-//! parsed batch as JSON. Serialized messages also carry `message_type` and
-//! `preview_text` (see [`InboundMessage::kind_name`] and
-//! [`InboundMessage::preview_text`]). Timestamps serialize as RFC 3339.
+//! Every type here is `Deserialize`. The content of a message ([`MessageKind`],
+//! [`MessageContext`], [`Referral`], [`ErrorDetail`] and what they hold) is also
+//! `Serialize`: the gateway stores it as the message's metadata. The envelope types
+//! (the batch, entries, changes, messages, statuses, problems) are `Serialize` only with
+//! the test-only `test-serialization` feature, for the tests that round-trip a parsed
+//! batch through JSON: serialized messages then also carry `message_type` and
+//! `preview_text` (see [`InboundMessage::kind_name`] and [`InboundMessage::preview_text`]),
+//! and timestamps serialize as RFC 3339.
 
 mod parse;
 mod preview;
@@ -47,7 +51,8 @@ pub enum ParseError {
 }
 
 /// One webhook POST, fully walked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct WebhookBatch {
     /// Every entry, in payload order.
     pub entries: Vec<Entry>,
@@ -56,7 +61,8 @@ pub struct WebhookBatch {
 }
 
 /// One `entry[]` element: the changes of one WhatsApp Business Account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct Entry {
     /// The WhatsApp Business Account id (`entry[].id`); `None` if absent.
     pub id: Option<String>,
@@ -65,7 +71,8 @@ pub struct Entry {
 }
 
 /// One `changes[]` element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// `field == "messages"`: inbound messages, statuses and errors.
@@ -76,7 +83,8 @@ pub enum Change {
 }
 
 /// A change whose `field` is not `messages`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct IgnoredChange {
     /// The change's `field`, e.g. `message_template_status_update`.
     pub field: String,
@@ -85,7 +93,8 @@ pub struct IgnoredChange {
 }
 
 /// The `value` of a `messages` change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct MessagesChange {
     /// The business phone number the change is about.
     pub metadata: Metadata,
@@ -100,7 +109,8 @@ pub struct MessagesChange {
 }
 
 /// `value.metadata`: which business number received the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct Metadata {
     /// The business number as displayed, e.g. `15550783881`.
     pub display_phone_number: Option<String>,
@@ -113,7 +123,8 @@ pub struct Metadata {
 /// Since 2026 a user who adopted a username may come without a phone number: then
 /// only `user_id` (the business-scoped user id, BSUID, e.g. `US.13491208655302741918`)
 /// is present. At least one of `wa_id` and `user_id` is always set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct Contact {
     /// The user's WhatsApp id (their phone number, digits only), if shared.
     pub wa_id: Option<String>,
@@ -173,6 +184,7 @@ impl InboundMessage {
     }
 }
 
+#[cfg(feature = "test-serialization")]
 impl Serialize for InboundMessage {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         /// The wire form: the fields plus the two derived values the database
@@ -488,7 +500,8 @@ pub struct SystemEvent {
 }
 
 /// One status update of a message we sent (`value.statuses[]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct Status {
     /// The wamid of our outbound message.
     pub id: String,
@@ -514,7 +527,7 @@ pub struct Status {
 }
 
 /// `statuses[].status`. Unknown strings become [`StatusKind::Unknown`], never an
-/// error. Serializes as the wire string.
+/// error. Deserializes from (and, in tests, serializes as) the wire string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StatusKind {
     /// Accepted by WhatsApp and sent.
@@ -557,6 +570,7 @@ impl StatusKind {
     }
 }
 
+#[cfg(feature = "test-serialization")]
 impl Serialize for StatusKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -588,7 +602,8 @@ pub struct ErrorDetail {
 }
 
 /// An item that was skipped (or kept degraded) while parsing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "test-serialization", derive(Serialize))]
 pub struct ItemProblem {
     /// Where it was, e.g. `entry[0].changes[1].value.messages[2]`.
     pub path: String,
@@ -665,9 +680,4 @@ impl MessagesChange {
                 _ => None,
             })
     }
-}
-
-/// Parses a raw webhook body; same as [`WebhookBatch::parse`].
-pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, ParseError> {
-    WebhookBatch::parse(raw_body)
 }

@@ -4,7 +4,7 @@
 -- The cast is the access fixture's (agent A with 3a of contact 2a, the admin).
 begin;
 \ir fixtures/access.sql
-select plan(31);
+select plan(36);
 
 create function pg_temp.broadcast(p_key text, p_status text) returns void language sql as $$
   insert into public.broadcast_messages (id, name, content, status, scheduled_for, template_id, created_by)
@@ -74,6 +74,28 @@ update public.broadcast_recipients set status = 'pending' where broadcast_id = a
 select access_test.act_as('postgres');
 select is((select status from public.broadcast_messages where id = access_test.id('8c')), 'sending',
   'which re-opens it (completed -> sending, by the requeue trigger)');
+
+-- A re-opened broadcast keeps the time it first completed, whatever comes next.
+select is((select (sent_at is not null)::text from public.broadcast_messages where id = access_test.id('8c')), 'true',
+  'the re-opened 8c keeps sent_at, when it first completed');
+select access_test.act_as('admin');
+select is(access_test.dry_run($$update public.broadcast_messages set status = 'cancelled' where id = access_test.id('8c') returning status || ' ' || (sent_at is not null)::text$$),
+  'cancelled true', 'admin: cancelling the retry keeps the record of its completion (sent_at)');
+select access_test.act_as('postgres');
+select is(svc.complete_finished_broadcasts(), 0, 'while the retried recipient waits, 8c is not completed ...');
+delete from svc.broadcast_queue where broadcast_id = access_test.id('8c');
+update public.broadcast_recipients set status = 'sent' where broadcast_id = access_test.id('8c');
+select is(svc.complete_finished_broadcasts(), 1, '... once it is final, it is');
+-- A failed recipient of a cancelled broadcast is not retried (it would wait forever).
+insert into public.broadcast_messages (id, name, content, status, template_id, created_by)
+values (access_test.id('88'), 'Stopped', 'Stopped', 'cancelled', access_test.id('7a'), access_test.id('1e'));
+insert into public.broadcast_recipients (broadcast_id, contact_id, status, error_message)
+values (access_test.id('88'), access_test.id('2b'), 'failed', 'HTTP 500');
+select access_test.act_as('admin');
+select throws_ok($$update public.broadcast_recipients set status = 'pending' where broadcast_id = access_test.id('88')$$,
+  '55000', 'a recipient can be sent again only while its broadcast is sending or completed (this one is cancelled)',
+  'admin: cannot retry a recipient of a cancelled broadcast');
+select access_test.act_as('postgres');
 
 -- Frozen once sending: template, content, audience, schedule.
 select pg_temp.broadcast('85', 'scheduled');

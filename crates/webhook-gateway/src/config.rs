@@ -28,6 +28,67 @@ pub struct Settings {
     /// `OUTBOUND_SENDER` (default on): off runs a receive-only gateway.
     pub outbound_sender: bool,
     pub invitations: InvitationSettings,
+    pub journal_retention: JournalRetention,
+}
+
+/// How long raw webhooks are kept (`svc.prune_webhook_journal`, run by the gateway unless
+/// the project schedules it with pg_cron).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalRetention {
+    /// `WEBHOOK_RETENTION` (default on): off when pg_cron prunes the journal instead.
+    pub enabled: bool,
+    /// `WEBHOOK_RETENTION_DAYS` (default 30): applied and ignored webhooks older than this
+    /// are removed.
+    pub max_age: Duration,
+    /// `WEBHOOK_FAILED_RETENTION_DAYS` (default 90, at least `WEBHOOK_RETENTION_DAYS`):
+    /// failed ones wait this long for a replay.
+    pub failed_max_age: Duration,
+    /// `WEBHOOK_RETENTION_INTERVAL_SECS` (default 3600): how often.
+    pub interval: Duration,
+}
+
+const DAY: u64 = 86_400;
+
+impl JournalRetention {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let days = env.parsed_or("WEBHOOK_RETENTION_DAYS", 30u64)?;
+        let failed_days = env.parsed_or("WEBHOOK_FAILED_RETENTION_DAYS", 90u64)?;
+        if days == 0 {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_RETENTION_DAYS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        if failed_days < days {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_FAILED_RETENTION_DAYS".into(),
+                reason: format!("must be at least WEBHOOK_RETENTION_DAYS ({days})"),
+            });
+        }
+        let interval = env.parsed_or("WEBHOOK_RETENTION_INTERVAL_SECS", 3_600u64)?;
+        if interval == 0 {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_RETENTION_INTERVAL_SECS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            enabled: switch(env, "WEBHOOK_RETENTION")?,
+            max_age: Duration::from_secs(days * DAY),
+            failed_max_age: Duration::from_secs(failed_days * DAY),
+            interval: Duration::from_secs(interval),
+        })
+    }
+
+    /// For tests: the defaults, off until a test turns it on.
+    pub fn for_tests() -> Self {
+        Self {
+            enabled: false,
+            max_age: Duration::from_secs(30 * DAY),
+            failed_max_age: Duration::from_secs(90 * DAY),
+            interval: Duration::from_secs(3_600),
+        }
+    }
 }
 
 /// Invitations: the gateway asks Supabase Auth to send each invitation's email.
@@ -126,6 +187,7 @@ impl Settings {
             verify_token: env.secret("WHATSAPP_VERIFY_TOKEN")?,
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             outbound_sender: switch(env, "OUTBOUND_SENDER")?,
+            journal_retention: JournalRetention::from_env(env)?,
         })
     }
 
@@ -146,6 +208,7 @@ impl Settings {
             verify_token: Secret::new(verify_token),
             sending,
             outbound_sender: false,
+            journal_retention: JournalRetention::for_tests(),
         }
     }
 
@@ -185,6 +248,40 @@ mod tests {
         assert!(s.invitations.enabled);
         assert_eq!(s.invitations.auth_url.as_str(), "http://127.0.0.1:54321");
         assert_eq!(s.invitations.max_attempts, 8);
+        assert!(s.journal_retention.enabled);
+        assert_eq!(s.journal_retention.max_age, Duration::from_secs(30 * DAY));
+        assert_eq!(
+            s.journal_retention.failed_max_age,
+            Duration::from_secs(90 * DAY)
+        );
+        assert_eq!(s.journal_retention.interval, Duration::from_secs(3_600));
+    }
+
+    #[test]
+    fn journal_retention_is_checked_and_names_its_variable() {
+        for (name, value) in [
+            ("WEBHOOK_RETENTION_DAYS", "0"),
+            ("WEBHOOK_FAILED_RETENTION_DAYS", "7"),
+            ("WEBHOOK_RETENTION_INTERVAL_SECS", "0"),
+            ("WEBHOOK_RETENTION", "sometimes"),
+            ("WEBHOOK_RETENTION_DAYS", "a month"),
+        ] {
+            let mut pairs = complete();
+            pairs.push((name, value));
+            let err = Settings::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {err:?}"
+            );
+        }
+        let mut pairs = complete();
+        pairs.extend([
+            ("WEBHOOK_RETENTION", "off"),
+            ("WEBHOOK_RETENTION_DAYS", "7"),
+        ]);
+        let s = Settings::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert!(!s.journal_retention.enabled);
+        assert_eq!(s.journal_retention.max_age, Duration::from_secs(7 * DAY));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Building the gateway from its settings: the public and admin HTTP listeners, the
 //! ingestor, and the background senders (agents' replies and read receipts, when
-//! `OUTBOUND_SENDER` is on; invitations, when `INVITATION_SENDER` is on). Serving and
-//! stopping are `service_runtime::Service`'s.
+//! `OUTBOUND_SENDER` is on; invitations, when `INVITATION_SENDER` is on) and the journal's
+//! retention (`WEBHOOK_RETENTION`). Serving and stopping are `service_runtime::Service`'s.
 
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -71,6 +71,15 @@ impl Application {
             ));
         } else {
             tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
+        }
+        if settings.journal_retention.enabled {
+            tasks.spawn(crate::ingest::retention::run(
+                svc.clone(),
+                settings.journal_retention.clone(),
+                tasks.stop_signal(),
+            ));
+        } else {
+            tracing::info!("webhook journal retention is off here (WEBHOOK_RETENTION=off)");
         }
         let state = web::Data::new(AppState {
             settings,

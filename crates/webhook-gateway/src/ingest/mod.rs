@@ -1,8 +1,10 @@
 //! From a verified webhook body to rows: parse into typed events (crate whatsapp), map
-//! them onto the `svc.ingest_webhooks` contract, and store them through the batcher.
+//! them onto the `svc.ingest_webhooks` contract, and store them through the batcher; and
+//! keep the raw journal only as long as needed (`retention`).
 
 pub mod batcher;
 pub mod events;
+pub mod retention;
 
 pub use batcher::{IngestError, Ingestor};
 pub use events::{Events, WebhookEvents};

@@ -335,3 +335,35 @@ async fn unicode_and_emoji_text_is_stored_exactly() {
         Some(text)
     );
 }
+
+#[tokio::test]
+async fn raw_webhooks_leave_the_journal_after_their_retention_and_failed_ones_wait_longer() {
+    service_runtime::telemetry::init_for_tests();
+    let project = testkit::TestProject::new().await;
+    // Journaled webhooks of several ages: applied 40 and 10 days ago, failed 40 and 100.
+    project
+        .db()
+        .await
+        .batch_execute(
+            "insert into svc.webhook_journal (received_at, payload, outcome) values
+               (now() - interval '40 days', '{\"age\": \"applied 40\"}', 'applied'),
+               (now() - interval '10 days', '{\"age\": \"applied 10\"}', 'applied'),
+               (now() - interval '40 days', '{\"age\": \"failed 40\"}', 'failed'),
+               (now() - interval '100 days', '{\"age\": \"failed 100\"}', 'failed')",
+        )
+        .await
+        .unwrap();
+    let mut settings = crate::helpers::settings_for(&project);
+    settings.journal_retention.enabled = true;
+    let running = webhook_gateway::Application::build(settings)
+        .expect("gateway failed to build")
+        .spawn();
+    project
+        .wait_for_count("select count(*) from svc.webhook_journal", 2, 15)
+        .await;
+    let kept: String = project
+        .value("select string_agg(payload ->> 'age', ', ' order by id) from svc.webhook_journal")
+        .await;
+    assert_eq!(kept, "applied 10, failed 40");
+    running.stop().await;
+}

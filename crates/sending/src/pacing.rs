@@ -6,7 +6,9 @@
 //! comes back empty just after a grant is retried within a millisecond (the next token is
 //! due); nothing to send waits `IDLE_POLL`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Most items asked for per claim.
 pub const CLAIM_BATCH: usize = 100;

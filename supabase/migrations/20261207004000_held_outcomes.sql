@@ -213,8 +213,11 @@ begin
   with expired as (
     update svc.outbound_jobs j
        set lease_owner = null, lease_expires_at = null, held_since = p_now
-     where j.lease_owner is not null and j.lease_expires_at < p_now
-    returning j.message_id, j.lease_owner
+      from (select o.message_id, o.lease_owner from svc.outbound_jobs o
+             where o.lease_owner is not null and o.lease_expires_at < p_now
+               for update) o
+     where j.message_id = o.message_id
+    returning j.message_id, o.lease_owner
   )
   select array_agg(e.message_id), array_agg(e.lease_owner) into v_expired, v_expired_owners from expired e;
   if v_expired is not null then

@@ -51,8 +51,9 @@ create table svc.held_outcome_policy (
     -- How long a held send waits for evidence before it fails as an unknown outcome.
     hold_seconds int not null default 900 check (hold_seconds > 0),
     -- How long after its witness's status a held send is re-queued (its own status, had
-    -- it been accepted, would have come by then: statuses come roughly in order).
-    evidence_grace_seconds int not null default 5 check (evidence_grace_seconds >= 0)
+    -- it been accepted, would have come by then: statuses come roughly in order, and a
+    -- status Meta could not deliver at once is retried within seconds).
+    evidence_grace_seconds int not null default 30 check (evidence_grace_seconds >= 0)
 );
 comment on table svc.held_outcome_policy is
   'How unknown outcomes are held (one row): hold_seconds before failing, evidence_grace_seconds before re-queueing.';

@@ -28,6 +28,9 @@ insert into public.messages (conversation_id, sender_type, sender_id, content, m
 select queue_test.id('d' || n), 'contact', queue_test.id('c' || n), 'hola', 'text', 'delivered', now() - interval '1 hour', 'wamid.in' || n
   from generate_series(1, 3) n;
 
+-- Re-queue 5 s after the witness's status (the default waits longer), hold 900 s.
+update svc.held_outcome_policy set hold_seconds = 900, evidence_grace_seconds = 5;
+
 create function pg_temp.reply(p_id text, p_conv text, p_text text)
 returns void language sql as $$
   insert into public.messages (id, conversation_id, sender_type, sender_id, content, message_type, status)

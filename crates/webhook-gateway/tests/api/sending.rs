@@ -547,7 +547,15 @@ async fn without_status_webhooks_a_killed_senders_unknown_outcomes_fail_after_th
         .gateway
         .count("select count(*) from public.messages where status = 'failed' and error_data ->> 'code' = 'unknown_outcome' and error_data ->> 'missing_evidence' = 'later_status'")
         .await;
-    assert_eq!(unknown, 3, "the three lost requests fail after the hold: later sends were accepted, no status came");
-    assert_eq!(s.gateway.count(SENT).await as usize, total - 3);
-    assert_eq!(per_message.len(), total - 3, "and were never sent again");
+    assert!(
+        unknown >= 3,
+        "{unknown}: the three lost requests (and any accepted send whose answer the kill lost) fail after the hold, saying later sends were accepted but no status came"
+    );
+    let sent = s.gateway.count(SENT).await;
+    assert_eq!(sent + unknown, total as i64, "every reply is final");
+    let received = per_message.len() as i64;
+    assert!(
+        received >= sent && received <= sent + unknown - 3,
+        "none of the unknown outcomes was sent again ({received} received, {sent} sent)"
+    );
 }

@@ -128,6 +128,13 @@ async fn a_worker_killed_mid_run_and_restarted_sends_nobody_twice_and_leaves_eve
         s.sending.lease_seconds = 3;
         s.sending.request_timeout = Duration::from_secs(1);
     };
+    // No status webhooks here: held recipients fail after the hold (32-held-outcomes).
+    w.project
+        .db()
+        .await
+        .execute("update svc.held_outcome_policy set hold_seconds = 5", &[])
+        .await
+        .unwrap();
     let first = w.start_worker_with(short_lease);
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
     w.sim

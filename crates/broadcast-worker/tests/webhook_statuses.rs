@@ -114,7 +114,11 @@ async fn a_worker_killed_mid_send_leaves_no_unknown_outcome_when_status_webhooks
         200,
         "every recipient got the template"
     );
-    assert_eq!(w.recipients(&id, "failed").await, 0, "no unknown outcome is left");
+    assert_eq!(
+        w.recipients(&id, "failed").await,
+        0,
+        "no unknown outcome is left"
+    );
     assert_eq!(
         w.recipients(&id, "sent").await + w.recipients(&id, "delivered").await,
         200

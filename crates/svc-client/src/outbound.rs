@@ -297,12 +297,15 @@ mod tests {
 
     #[test]
     fn an_outbound_status_says_whether_sending_is_paused() {
-        let active: OutboundStatus =
-            serde_json::from_value(json!({ "queued": 2, "in_flight": 1, "held": 0, "paused": null })).unwrap();
-        assert_eq!(active.paused, None);
-        let paused: OutboundStatus = serde_json::from_value(json!({ "queued": 0, "in_flight": 0, "held": 0,
-            "paused": { "reason": { "code": 190 }, "since": "2026-11-25T10:00:00+00:00" } }))
+        let active: OutboundStatus = serde_json::from_value(
+            json!({ "queued": 2, "in_flight": 1, "held": 0, "paused": null }),
+        )
         .unwrap();
+        assert_eq!(active.paused, None);
+        let paused: OutboundStatus =
+            serde_json::from_value(json!({ "queued": 0, "in_flight": 0, "held": 0,
+            "paused": { "reason": { "code": 190 }, "since": "2026-11-25T10:00:00+00:00" } }))
+            .unwrap();
         assert_eq!(paused.paused.unwrap().reason["code"], 190);
         assert!(serde_json::from_value::<OutboundStatus>(json!({ "queued": 2 })).is_err());
     }

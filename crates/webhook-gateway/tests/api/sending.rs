@@ -430,7 +430,14 @@ async fn queue_rounds(s: &SendingSetup, prefix: &str, contacts: usize, rounds: u
     }
     for round in 0..rounds {
         for conv in &conversations {
-            queue_reply(&s.gateway.project, conv, "text", &format!("r{round}"), json!({})).await;
+            queue_reply(
+                &s.gateway.project,
+                conv,
+                "text",
+                &format!("r{round}"),
+                json!({}),
+            )
+            .await;
         }
     }
     contacts * rounds
@@ -440,7 +447,9 @@ async fn queue_rounds(s: &SendingSetup, prefix: &str, contacts: usize, rounds: u
 fn received_per_message(s: &SendingSetup) -> HashMap<String, usize> {
     let mut per_message: HashMap<String, usize> = HashMap::new();
     for m in s.sim.received() {
-        *per_message.entry(m.callback_data.clone().unwrap_or_default()).or_default() += 1;
+        *per_message
+            .entry(m.callback_data.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     per_message
 }
@@ -463,7 +472,10 @@ async fn a_sender_killed_mid_send_resolves_its_unknown_outcomes_from_later_statu
     let short_lease = |settings: &mut webhook_gateway::Settings| settings.sending.lease_seconds = 3;
     let first = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
     let mut total = queue_rounds(&s, "3460040", 8, 2).await;
-    s.sim.wait_for_received(8, Duration::from_secs(15)).await.unwrap();
+    s.sim
+        .wait_for_received(8, Duration::from_secs(15))
+        .await
+        .unwrap();
     first.kill().await;
     let second = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
     // Later replies (other customers), claimed seconds after the lost ones: witnesses.
@@ -483,7 +495,11 @@ async fn a_sender_killed_mid_send_resolves_its_unknown_outcomes_from_later_statu
         "no reply reached WhatsApp twice: {per_message:?}"
     );
     assert_eq!(per_message.len(), total, "every reply reached WhatsApp");
-    assert_eq!(s.gateway.count(SENT).await as usize, total, "and every one is recorded as sent");
+    assert_eq!(
+        s.gateway.count(SENT).await as usize,
+        total,
+        "and every one is recorded as sent"
+    );
     assert_eq!(
         s.gateway
             .count("select count(*) from public.messages where error_data ->> 'code' = 'unknown_outcome'")
@@ -528,7 +544,10 @@ async fn without_status_webhooks_a_killed_senders_unknown_outcomes_fail_after_th
     let short_lease = |settings: &mut webhook_gateway::Settings| settings.sending.lease_seconds = 3;
     let first = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
     let mut total = queue_rounds(&s, "3460050", 8, 2).await;
-    s.sim.wait_for_received(8, Duration::from_secs(15)).await.unwrap();
+    s.sim
+        .wait_for_received(8, Duration::from_secs(15))
+        .await
+        .unwrap();
     first.kill().await;
     let _second = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
     tokio::time::sleep(Duration::from_secs(3)).await;

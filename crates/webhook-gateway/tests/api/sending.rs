@@ -352,7 +352,9 @@ async fn two_sender_processes_share_the_rate_limit() {
 async fn a_timeout_after_the_request_left_is_never_resent() {
     let s = spawn_with_simulator(80).await;
     let conv = s.conversation("34600100010", 5).await;
-    // The simulator answers after 3 s; the sender gives up at 2 s: outcome unknown.
+    // The simulator answers after 3 s; the sender gives up at 2 s: outcome unknown, held
+    // (nothing else is sent to compare with) until the hold ends.
+    set_hold_policy(&s.gateway.project, 3, 1).await;
     s.sim.set_faults(Faults::timeouts(1, 3_000));
     let id = queue_reply(&s.gateway.project, &conv, "text", "¿llegó?", json!({})).await;
     s.gateway

@@ -181,6 +181,24 @@ as $$
 $$;
 comment on function svc.note_later_send(timestamptz, text) is
   'Makes an accepted send the witness of sends that left before it (held-outcome evidence).';
+-- On the hot paths (every recorded send, every status): the queues' statistics lag behind
+-- bursts, and a seq scan of a full queue per call would cost more than the call.
+alter function svc.note_later_send(timestamptz, text) set enable_seqscan = off;
+alter function svc.note_later_send(timestamptz, text) set jit = off;
+
+-- A status webhook of p_wamid: evidence for the sends it witnesses.
+create or replace function svc.note_witness_status(p_wamid text)
+returns void
+language sql
+set search_path = ''
+as $$
+  update svc.outbound_jobs set evidence_at = now() where witness_wamid = p_wamid and evidence_at is null;
+  update svc.broadcast_queue set evidence_at = now() where witness_wamid = p_wamid and evidence_at is null;
+$$;
+alter function svc.note_witness_status(text) set enable_seqscan = off;
+alter function svc.note_witness_status(text) set jit = off;
+comment on function svc.note_witness_status(text) is
+  'A status of a witness send: evidence for the held sends it witnesses.';
 
 -- Claiming ----------------------------------------------------------------------------------
 
@@ -853,8 +871,7 @@ begin
 
   -- A status of a send that witnesses held sends which left before it (see the header).
   if v_found then
-    update svc.outbound_jobs set evidence_at = now() where witness_wamid = p_wamid and evidence_at is null;
-    update svc.broadcast_queue set evidence_at = now() where witness_wamid = p_wamid and evidence_at is null;
+    perform svc.note_witness_status(p_wamid);
   end if;
 
   if not v_found and p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then

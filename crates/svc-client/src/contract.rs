@@ -66,6 +66,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "note_later_send",
         "the record_*_sent functions, apply_delivery_status",
     ),
+    ("note_witness_status", "apply_delivery_status"),
     ("open_conversation_for", "apply_webhook_events"),
     ("record_broadcast_failed", "record_broadcast_outcomes"),
     ("record_broadcast_retry", "record_broadcast_outcomes"),

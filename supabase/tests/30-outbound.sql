@@ -2,7 +2,7 @@
 -- the shared rate limit, pauses and outcomes.
 begin;
 \ir fixtures/queues.sql
-select plan(51);
+select plan(52);
 
 -- The cast (keys as in fixtures/queues.sql):
 --   a001  the agent, assigned d1 and d2
@@ -86,13 +86,16 @@ select isnt((select opted_out_at from public.contacts where id = queue_test.id('
 insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at) values
   (queue_test.id('d2'), 'contact', queue_test.id('c2'), 'one more question', 'text', 'delivered', now() + interval '1 millisecond');
 
--- Expired leases are unknown outcomes, never resent -------------------------------------------------
+-- Expired leases are unknown outcomes, never resent blindly -------------------------------------------------
 select pg_temp.reply('203', 'd2', 'lost sender');
 select is(jsonb_array_length(pg_temp.claim('dead')), 1, 'a sender claims and dies');
 select is(jsonb_array_length(pg_temp.claim('alive', 50, 1000, clock_timestamp() + interval '31 seconds')), 0,
   'after the lease another sender does not resend it');
 select is((select status || ' ' || (error_data ->> 'code') from public.messages where id = queue_test.id('203')),
-  'failed unknown_outcome', 'it is labelled unknown_outcome for the agent');
+  'pending checking_delivery', 'it is held: pending, checking whether it was delivered (32-held-outcomes)');
+select pg_temp.claim('alive', 0, 1000, clock_timestamp() + interval '931 seconds');
+select is((select status || ' ' || (error_data ->> 'code') from public.messages where id = queue_test.id('203')),
+  'failed unknown_outcome', 'with no evidence within the hold it is labelled unknown_outcome for the agent');
 select is(svc.record_outbound_sent(queue_test.id('203'), 'dead', 'wamid.late'), true,
   'if the first sender reports success after all');
 select is((select status from public.messages where id = queue_test.id('203')), 'sent', 'the message becomes sent');

@@ -2,7 +2,7 @@
 -- at most once per recipient, completion and cancellation.
 begin;
 \ir fixtures/queues.sql
-select plan(48);
+select plan(49);
 
 -- The cast (keys as in fixtures/queues.sql):
 --   ad01  the admin who schedules the broadcasts
@@ -72,8 +72,11 @@ select is(svc.record_broadcast_sent(queue_test.id('b1'), queue_test.id('c2'), 'w
 
 -- A worker that dies: unknown outcome, never resent ------------------------------------------
 select is(jsonb_array_length(pg_temp.claim('w4', 100, clock_timestamp() + interval '31 seconds')), 0, 'an expired lease is not handed out again');
+select alike((select status || ' ' || error_message from public.broadcast_recipients where contact_id = queue_test.id('c2')),
+  'pending checking_delivery:%', 'it is held: pending, checking whether it was delivered (32-held-outcomes)');
+select pg_temp.claim('w4', 0, clock_timestamp() + interval '931 seconds');
 select alike((select error_message from public.broadcast_recipients where contact_id = queue_test.id('c2')),
-  'unknown_outcome:%', 'the recipient is labelled unknown_outcome');
+  'unknown_outcome:%', 'with no evidence within the hold the recipient is labelled unknown_outcome');
 select is((select status from public.broadcast_messages where id = queue_test.id('b1')), 'sending', 'still sending before completion runs');
 select is(svc.complete_finished_broadcasts(), 1, 'with nothing left the broadcast completes');
 select isnt((select sent_at from public.broadcast_messages where id = queue_test.id('b1')), null, 'with sent_at');

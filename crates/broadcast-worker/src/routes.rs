@@ -36,5 +36,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Err(e) = state.progress.refresh(&state.svc).await {
         tracing::warn!(error = %e, "broadcast progress unavailable for /metrics");
     }
+    if let Ok(held) = state.svc.held_outcomes().await {
+        let b = held.broadcasts;
+        ::metrics::gauge!("broadcast_recipients_held").set(b.held_now as f64);
+        for (event, total) in [
+            ("held", b.held),
+            ("resolved_sent", b.resolved_sent),
+            ("requeued", b.requeued),
+            ("failed_unknown", b.failed_unknown),
+        ] {
+            ::metrics::counter!("broadcast_held_outcomes_total", "event" => event)
+                .absolute(u64::try_from(total).unwrap_or_default());
+        }
+    }
     service_runtime::http::metrics_response(&state.metrics)
 }

@@ -26,6 +26,13 @@ use crate::pacing::Pacing;
 /// Pause after a failed claim (database unreachable).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
+/// A claimed item is sent within this time of asking for the claim, or not at all (it goes
+/// back to the queue unsent, [`SendQueue::not_sent_in_time`]). The database counts on it:
+/// a send claimed more than 2 seconds after another left after it, so a status for the
+/// later one without a status for the earlier one is evidence that the earlier one (whose
+/// outcome is unknown) never reached WhatsApp (migration `..._held_outcomes.sql`).
+pub const SEND_DEADLINE: Duration = Duration::from_secs(1);
+
 /// A lease owner unique to this process, e.g. `gateway-web-1-4242-1a2b3c4d`: what it is,
 /// the host, the pid and a random part (a restarted process may get the same pid).
 pub fn lease_owner(what: &str) -> String {
@@ -54,6 +61,10 @@ pub trait SendQueue: Send + Sync + 'static {
 
     /// Sends one claimed item and records its outcome.
     fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
+
+    /// A claimed item whose turn came after [`SEND_DEADLINE`]: never sent; back to the
+    /// queue (a retry without delay).
+    fn not_sent_in_time(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
 
     /// At stop, once every send has finished: hands back claims never sent (e.g. a
     /// claim whose answer was lost). By default nothing: their leases expire.
@@ -113,6 +124,7 @@ async fn claim_loop<Q: SendQueue>(
             planned = Instant::now() + pacing.refill_interval;
             continue;
         }
+        let asked = Instant::now();
         let claimed = queue.claim(free).await;
         let now = Instant::now();
         planned = match claimed {
@@ -125,7 +137,12 @@ async fn claim_loop<Q: SendQueue>(
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
                         spacer.wait_turn().await;
-                        queue.send(item).await;
+                        if asked.elapsed() > SEND_DEADLINE {
+                            tracing::warn!("a claimed {} waited past the send deadline; back to the queue unsent", Q::ITEMS);
+                            queue.not_sent_in_time(item).await;
+                        } else {
+                            queue.send(item).await;
+                        }
                         drop(permit);
                     });
                 }
@@ -203,6 +220,10 @@ mod tests {
         async fn send(self: Arc<Self>, item: u32) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             self.sent.lock().unwrap().push(item);
+        }
+
+        async fn not_sent_in_time(self: Arc<Self>, item: u32) {
+            self.left.lock().unwrap().push(item);
         }
     }
 

@@ -48,6 +48,7 @@ mod tests {
             status: OutboundStatus {
                 queued,
                 in_flight: 0,
+                held: 0,
                 paused,
             },
         }

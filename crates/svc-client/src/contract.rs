@@ -13,7 +13,9 @@ use crate::client::Ping;
 use crate::invitations::{
     ClaimInvitations, RecordInvitationFailed, RecordInvitationRetry, RecordInvitationSent,
 };
-use crate::outbound::{ClaimOutboundMessages, OutboundStatusRequest, PauseSending, ResumeSending};
+use crate::outbound::{
+    ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
+};
 use crate::outcomes::RecordOutcomes;
 use crate::read_receipts::{
     ClaimReadReceipts, RecordReadReceiptFailed, RecordReadReceiptRetry, RecordReadReceiptSent,
@@ -42,11 +44,29 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("broadcast_users_in_last_24h", "broadcast_users_estimate"),
     ("check_contact_reachable", "the claim functions"),
     (
+        "checking_delivery_error",
+        "the claim functions, record_outbound_failed",
+    ),
+    (
+        "checking_delivery_message",
+        "the claim functions, record_broadcast_failed",
+    ),
+    (
+        "count_held_outcomes",
+        "the claim functions, the record_* functions, apply_delivery_status",
+    ),
+    (
         "ingest_webhook",
         "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
     ),
     ("is_transient_error", "journal_and_apply"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
+    ("missing_evidence", "the claim functions"),
+    (
+        "note_later_send",
+        "the record_*_sent functions, apply_delivery_status",
+    ),
+    ("note_witness_status", "apply_delivery_status"),
     ("open_conversation_for", "apply_webhook_events"),
     ("record_broadcast_failed", "record_broadcast_outcomes"),
     ("record_broadcast_retry", "record_broadcast_outcomes"),
@@ -116,6 +136,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<PauseSending>(),
         Signature::of::<ResumeSending>(),
         Signature::of::<OutboundStatusRequest>(),
+        Signature::of::<HeldOutcomesRequest>(),
         Signature::of::<RecordOutcomes<OutboundOutcome>>(),
         Signature::of::<StartDueBroadcasts>(),
         Signature::of::<CompleteFinishedBroadcasts>(),

@@ -23,7 +23,7 @@ pub use broadcasts::{BroadcastProgress, ClaimedRecipient, CompletedBroadcasts, S
 pub use client::SvcClient;
 pub use error::SvcError;
 pub use invitations::{ClaimedInvitation, InviteeEmail};
-pub use outbound::{ClaimedJob, OutboundStatus, SendingPause};
+pub use outbound::{ClaimedJob, HeldCounts, HeldOutcomes, OutboundStatus, SendingPause};
 pub use outcomes::{BroadcastOutcome, OutboundOutcome, OutcomeBatcher, RecordedOutcome};
 pub use read_receipts::{ReadReceipt, ReceiptError};
 pub use settings::{ProjectUrl, SupabaseSettings};

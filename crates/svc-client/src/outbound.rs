@@ -46,11 +46,51 @@ pub struct ClaimedJob {
 pub struct OutboundStatus {
     /// Replies waiting to be claimed.
     pub queued: i64,
+    /// Replies whose send outcome is unknown, held until the evidence tells (see
+    /// `svc.held_outcomes`).
+    pub held: i64,
     /// Replies claimed and not yet recorded.
     pub in_flight: i64,
     /// Why and since when sending is paused, if it is.
     #[serde(deserialize_with = "Option::deserialize")]
     pub paused: Option<SendingPause>,
+}
+
+/// Held sends of one queue (`svc.held_outcomes`): how many now, and totals since the
+/// project began of what became of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct HeldCounts {
+    /// Held now (pending, checking whether WhatsApp received them).
+    pub held_now: i64,
+    /// Sends ever held (their outcome was unknown).
+    pub held: i64,
+    /// Held sends a status webhook (or the late answer) showed were sent.
+    pub resolved_sent: i64,
+    /// Held sends shown never to have arrived (a later send's status came), sent again.
+    pub requeued: i64,
+    /// Held sends that got no evidence within the hold: failed `unknown_outcome`.
+    pub failed_unknown: i64,
+}
+
+/// `svc.held_outcomes`: replies and broadcast recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct HeldOutcomes {
+    pub replies: HeldCounts,
+    pub broadcasts: HeldCounts,
+}
+
+#[derive(Serialize)]
+pub(crate) struct HeldOutcomesRequest {}
+
+impl Rpc for HeldOutcomesRequest {
+    const FUNCTION: &'static str = "held_outcomes";
+    const ARGS: &'static [(&'static str, &'static str)] = &[];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = HeldOutcomes;
+
+    fn example() -> Self {
+        Self {}
+    }
 }
 
 /// A paused number (`svc.pause_sending`).
@@ -201,6 +241,11 @@ impl SvcClient {
         .await
     }
 
+    /// `svc.held_outcomes`: held sends now and what became of them (metrics).
+    pub async fn held_outcomes(&self) -> Result<HeldOutcomes, SvcError> {
+        self.call(&HeldOutcomesRequest {}).await
+    }
+
     /// `svc.outbound_status`: queue depth and pause state.
     pub async fn outbound_status(&self, phone_number_id: &str) -> Result<OutboundStatus, SvcError> {
         self.call(&OutboundStatusRequest {
@@ -252,12 +297,15 @@ mod tests {
 
     #[test]
     fn an_outbound_status_says_whether_sending_is_paused() {
-        let active: OutboundStatus =
-            serde_json::from_value(json!({ "queued": 2, "in_flight": 1, "paused": null })).unwrap();
-        assert_eq!(active.paused, None);
-        let paused: OutboundStatus = serde_json::from_value(json!({ "queued": 0, "in_flight": 0,
-            "paused": { "reason": { "code": 190 }, "since": "2026-11-25T10:00:00+00:00" } }))
+        let active: OutboundStatus = serde_json::from_value(
+            json!({ "queued": 2, "in_flight": 1, "held": 0, "paused": null }),
+        )
         .unwrap();
+        assert_eq!(active.paused, None);
+        let paused: OutboundStatus =
+            serde_json::from_value(json!({ "queued": 0, "in_flight": 0, "held": 0,
+            "paused": { "reason": { "code": 190 }, "since": "2026-11-25T10:00:00+00:00" } }))
+            .unwrap();
         assert_eq!(paused.paused.unwrap().reason["code"], 190);
         assert!(serde_json::from_value::<OutboundStatus>(json!({ "queued": 2 })).is_err());
     }

@@ -326,6 +326,7 @@ const CALLS: &[(&str, bool)] = &[
     ("record_outbound_outcomes", true),
     ("pause_sending", false),
     ("outbound_status", true),
+    ("held_outcomes", true),
     ("resume_sending", true),
     ("start_due_broadcasts", true),
     ("broadcast_progress", true),

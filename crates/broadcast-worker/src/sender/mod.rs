@@ -5,9 +5,10 @@
 //! - Claims are leased (`svc.claim_broadcast_recipients`); no transaction is held across
 //!   the HTTP call. A claim only hands out recipients it has tokens for (the per-number
 //!   bucket shared with replies, which go first) and stays under the messaging limit.
-//! - At most once per recipient: an unknown outcome is recorded as failed
-//!   (`unknown_outcome: ...`) and never resent; a worker that dies holding claims leaves
-//!   them to expire into the same state (the database does that).
+//! - At most once per recipient: an unknown outcome is recorded as `unknown_outcome: ...`
+//!   and never resent blindly; a worker that dies holding claims leaves them to expire
+//!   into the same state. The database holds them until a status webhook resolves them,
+//!   later sends' statuses show they never arrived (re-queued), or the hold ends (failed).
 //! - A cancelled broadcast is no longer claimed, so it stops as soon as the sends in the
 //!   air (at most a second's worth) finish.
 //! - Stopping (SIGTERM): no new claims, in-flight sends finish and are recorded, then
@@ -112,6 +113,10 @@ impl SendQueue for Shared {
 
     async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
         outcome::send_one(&self, recipient).await;
+    }
+
+    async fn not_sent_in_time(self: Arc<Self>, recipient: ClaimedRecipient) {
+        outcome::not_sent_in_time(&self, recipient).await;
     }
 
     async fn release_unsent(&self) {

@@ -11,7 +11,7 @@
 //! | 131050 | failed, and the contact marked opted out |
 //! | other permanent errors | failed with `"<code>: <title>"` |
 //! | not sent (no connection) | retried like a retryable error |
-//! | unknown (the request left, no answer) | failed `unknown_outcome: ...`, never resent |
+//! | unknown (the request left, no answer) | `unknown_outcome: ...`, which the database holds (never resent blindly) |
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -160,11 +160,27 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
         }
         NextStep::Unknown => {
             tracing::error!(broadcast_id = %b, contact_id = %c, %to, %message,
-                "send outcome unknown; not retried to avoid a duplicate");
-            count("failed", class);
+                "send outcome unknown; held until a status webhook tells");
+            count("held", class);
             record_failed(message.clone(), false).await;
         }
     }
+}
+
+/// A claim whose turn came after the send deadline: never sent, back in the queue at once.
+pub(super) async fn not_sent_in_time(shared: &Shared, recipient: ClaimedRecipient) {
+    let (b, c) = (recipient.broadcast_id, recipient.contact_id);
+    count("retried", "not_sent_in_time");
+    shared
+        .record("retry", || {
+            shared.outcomes.record(BroadcastOutcome::Retry {
+                broadcast_id: b,
+                contact_id: c,
+                delay_seconds: 0.0,
+                error_message: "not sent: its turn came too long after it was claimed".into(),
+            })
+        })
+        .await;
 }
 
 /// The recipient's `error_message` for an outcome that is not a success.

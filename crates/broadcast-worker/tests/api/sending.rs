@@ -128,6 +128,13 @@ async fn a_worker_killed_mid_run_and_restarted_sends_nobody_twice_and_leaves_eve
         s.sending.lease_seconds = 3;
         s.sending.request_timeout = Duration::from_secs(1);
     };
+    // No status webhooks here: held recipients fail after the hold (32-held-outcomes).
+    w.project
+        .db()
+        .await
+        .execute("update svc.held_outcome_policy set hold_seconds = 5", &[])
+        .await
+        .unwrap();
     let first = w.start_worker_with(short_lease);
     let id = w.schedule_tags("promo_vip", &["vip"]).await;
     w.sim
@@ -261,7 +268,14 @@ async fn a_revoked_token_pauses_the_broadcast_without_failing_anyone_and_it_resu
 async fn a_timeout_after_the_request_left_is_labelled_unknown_outcome_and_never_resent() {
     let w = spawn_world(80).await;
     let phones = w.contacts("3472000", 3, &["vip"], "active", false).await;
-    // The simulator holds the first request 3 s; the worker gives up at 1 s.
+    // The simulator holds the first request 3 s; the worker gives up at 1 s. No status
+    // webhooks here: the unknown one is held until the hold ends (32-held-outcomes).
+    w.project
+        .db()
+        .await
+        .execute("update svc.held_outcome_policy set hold_seconds = 3", &[])
+        .await
+        .unwrap();
     w.sim.set_faults(Faults::timeouts(1, 3_000));
     let _worker = w.start_worker_with(|s| s.sending.request_timeout = Duration::from_secs(1));
     let id = w.schedule_tags("promo_vip", &["vip"]).await;

@@ -7,8 +7,10 @@
 //!   `sending::sender` (which also stops it: no new claims, sends in the air finish).
 //! - Outcomes follow [`whatsapp::ErrorClass`]: retryable errors back off (jitter,
 //!   Retry-After) up to a maximum age, permanent ones fail with error_data, token and
-//!   account errors pause all sending, and an unknown outcome is never retried (the API
-//!   has no idempotency key; see the README's sending policy).
+//!   account errors pause all sending, and an unknown outcome is never retried blindly
+//!   (the API has no idempotency key): it is held in the database until a status webhook
+//!   says it was sent, later sends' statuses show it never arrived (re-queued), or the
+//!   hold ends (failed `unknown_outcome`); see the README's sending policy.
 
 pub mod invitations;
 pub mod job;
@@ -58,6 +60,10 @@ impl SendQueue for Replies {
 
     async fn send(self: Arc<Self>, job: ClaimedJob) {
         outcome::send_one(&self.svc, &self.recorder, &self.graph, &self.settings, job).await;
+    }
+
+    async fn not_sent_in_time(self: Arc<Self>, job: ClaimedJob) {
+        outcome::not_sent_in_time(&self.recorder, job).await;
     }
 }
 

@@ -106,13 +106,29 @@ pub async fn send_one(
         }
         NextStep::Unknown => {
             tracing::error!(message_id = %id, %to, reason = %error_data["reason"],
-                "send outcome unknown; not retried to avoid a duplicate (see README: sending policy)");
+                "send outcome unknown; held until a status webhook tells (see README: sending policy)");
+            metrics::counter!("gateway_outbound_held_by_sender_total").increment(1);
             record("failed", SvcError::is_transient, || {
                 recorder.failed(id, &error_data, false)
             })
             .await;
         }
     }
+}
+
+/// A claim whose turn came after the send deadline: never sent, back in the queue at once.
+pub async fn not_sent_in_time(recorder: &OutcomeRecorder, job: ClaimedJob) {
+    let error = json!({
+        "code": "send_deadline_passed",
+        "title": "Not sent yet",
+        "details": "Its turn came too long after it was claimed; it was put back in the queue unsent.",
+        "source": "sender",
+    });
+    metrics::counter!("gateway_outbound_total", "outcome" => "not_sent_in_time").increment(1);
+    record("retry", SvcError::is_transient, || {
+        recorder.retry(job.message_id, 0.0, &error)
+    })
+    .await;
 }
 
 /// `error_data` for an outcome that is not a success: Meta's error, or why there is none.

@@ -286,3 +286,50 @@ pub async fn queue_reply(
         .unwrap();
     row.get(0)
 }
+
+/// Another gateway process with its sender on, its settings changed by `adjust`.
+pub fn start_sender_with(
+    project: &TestProject,
+    sim: &whatsapp_simulator::SimulatorHandle,
+    max_mps: u32,
+    adjust: impl FnOnce(&mut Settings),
+) -> webhook_gateway::startup::RunningApp {
+    let mut settings = settings_for(project);
+    settings.sending.graph.base_url = sim.graph_url();
+    settings.sending.max_mps = max_mps;
+    settings.outbound_sender = true;
+    adjust(&mut settings);
+    Application::build(settings)
+        .expect("gateway failed to build")
+        .spawn()
+}
+
+/// A gateway that only takes webhooks (sender off), and the simulator's status webhooks
+/// pointed at it: webhooks keep arriving while sender processes die.
+pub fn start_webhook_receiver(
+    project: &TestProject,
+    sim: &whatsapp_simulator::SimulatorHandle,
+) -> webhook_gateway::startup::RunningApp {
+    let receiver = Application::build(settings_for(project))
+        .expect("gateway failed to build")
+        .spawn();
+    sim.set_webhook_url(format!(
+        "http://127.0.0.1:{}/webhooks/whatsapp",
+        receiver.port
+    ))
+    .unwrap();
+    receiver
+}
+
+/// The held-outcome policy (`svc.held_outcome_policy`) for a test.
+pub async fn set_hold_policy(project: &TestProject, hold_seconds: i32, grace_seconds: i32) {
+    project
+        .db()
+        .await
+        .execute(
+            "update svc.held_outcome_policy set hold_seconds = $1, evidence_grace_seconds = $2",
+            &[&hold_seconds, &grace_seconds],
+        )
+        .await
+        .unwrap();
+}

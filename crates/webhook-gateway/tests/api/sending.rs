@@ -4,7 +4,10 @@ use std::time::Duration;
 use serde_json::json;
 use whatsapp_simulator::{Faults, RecipientError};
 
-use crate::helpers::{approved_template, queue_reply, spawn_with_simulator, start_sender};
+use crate::helpers::{
+    approved_template, queue_reply, set_hold_policy, spawn_with_simulator, start_sender,
+    start_sender_with, start_webhook_receiver, SendingSetup,
+};
 
 const SENT: &str = "select count(*) from public.messages where sender_type = 'agent' and status in ('sent', 'delivered', 'read')";
 
@@ -274,6 +277,8 @@ async fn a_sender_killed_mid_flight_loses_nothing_and_sends_nothing_twice() {
             .await;
         }
     }
+    // Held sends with no later send to compare with fail after the hold (32-held-outcomes).
+    set_hold_policy(&s.gateway.project, 5, 1).await;
     s.sim
         .wait_for_received(10, Duration::from_secs(15))
         .await
@@ -347,7 +352,9 @@ async fn two_sender_processes_share_the_rate_limit() {
 async fn a_timeout_after_the_request_left_is_never_resent() {
     let s = spawn_with_simulator(80).await;
     let conv = s.conversation("34600100010", 5).await;
-    // The simulator answers after 3 s; the sender gives up at 2 s: outcome unknown.
+    // The simulator answers after 3 s; the sender gives up at 2 s: outcome unknown, held
+    // (nothing else is sent to compare with) until the hold ends.
+    set_hold_policy(&s.gateway.project, 3, 1).await;
     s.sim.set_faults(Faults::timeouts(1, 3_000));
     let id = queue_reply(&s.gateway.project, &conv, "text", "¿llegó?", json!({})).await;
     s.gateway
@@ -414,5 +421,162 @@ async fn an_agent_opening_a_conversation_sends_whatsapps_read_receipt_once() {
     assert_eq!(
         marked[0].message_id, "wamid.in.34600100011",
         "for the customer's last message"
+    );
+}
+
+/// Replies to `contacts` new conversations (phones `prefix` + n), `rounds` each, in order.
+async fn queue_rounds(s: &SendingSetup, prefix: &str, contacts: usize, rounds: usize) -> usize {
+    let mut conversations = Vec::new();
+    for i in 0..contacts {
+        conversations.push(s.conversation(&format!("{prefix}{i:04}"), 5).await);
+    }
+    for round in 0..rounds {
+        for conv in &conversations {
+            queue_reply(
+                &s.gateway.project,
+                conv,
+                "text",
+                &format!("r{round}"),
+                json!({}),
+            )
+            .await;
+        }
+    }
+    contacts * rounds
+}
+
+/// Messages WhatsApp received, per message id (callback data).
+fn received_per_message(s: &SendingSetup) -> HashMap<String, usize> {
+    let mut per_message: HashMap<String, usize> = HashMap::new();
+    for m in s.sim.received() {
+        *per_message
+            .entry(m.callback_data.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    per_message
+}
+
+/// A sender killed while WhatsApp holds three of its requests (never processed): with a
+/// status webhook receiver alive, later sends' statuses show those three never arrived,
+/// and they are re-queued in their place. Every reply reaches WhatsApp exactly once.
+#[tokio::test]
+async fn a_sender_killed_mid_send_resolves_its_unknown_outcomes_from_later_statuses() {
+    let mut s = spawn_with_simulator(40).await;
+    s.running.take().unwrap().kill().await;
+    let _receiver = start_webhook_receiver(&s.gateway.project, &s.sim);
+    set_hold_policy(&s.gateway.project, 300, 1).await;
+    s.sim.set_faults(Faults {
+        timeouts: 3,
+        timeout_ms: Some(4000),
+        timeout_processed: false,
+        ..Faults::default()
+    });
+    let short_lease = |settings: &mut webhook_gateway::Settings| settings.sending.lease_seconds = 3;
+    let first = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
+    let mut total = queue_rounds(&s, "3460040", 8, 2).await;
+    s.sim
+        .wait_for_received(8, Duration::from_secs(15))
+        .await
+        .unwrap();
+    first.kill().await;
+    let second = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
+    // Later replies (other customers), claimed seconds after the lost ones: witnesses.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    total += queue_rounds(&s, "3460041", 4, 1).await;
+    s.gateway
+        .project
+        .wait_for_count(
+            "select count(*) from public.messages where sender_type = 'agent' and status = 'pending'",
+            0,
+            60,
+        )
+        .await;
+    let per_message = received_per_message(&s);
+    assert!(
+        per_message.values().all(|n| *n == 1),
+        "no reply reached WhatsApp twice: {per_message:?}"
+    );
+    assert_eq!(per_message.len(), total, "every reply reached WhatsApp");
+    assert_eq!(
+        s.gateway.count(SENT).await as usize,
+        total,
+        "and every one is recorded as sent"
+    );
+    assert_eq!(
+        s.gateway
+            .count("select count(*) from public.messages where error_data ->> 'code' = 'unknown_outcome'")
+            .await,
+        0,
+        "none is left as an unknown outcome"
+    );
+    assert!(
+        s.gateway
+            .count("select total from svc.held_outcome_counts where queue = 'replies' and event = 'requeued'")
+            .await
+            >= 3,
+        "the three lost requests were held and re-queued"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", second.admin_port))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gateway_outbound_held_outcomes_total{event=\"requeued\"}"),
+        "{metrics}"
+    );
+}
+
+/// The same, with no status webhooks at all: nothing tells, so nothing is sent again;
+/// the lost requests fail as unknown outcomes once the hold ends, saying what was missing.
+#[tokio::test]
+async fn without_status_webhooks_a_killed_senders_unknown_outcomes_fail_after_the_hold() {
+    let mut s = spawn_with_simulator(40).await;
+    s.running.take().unwrap().kill().await;
+    s.sim
+        .set_status_webhooks(whatsapp_simulator::StatusWebhooks::disabled());
+    set_hold_policy(&s.gateway.project, 4, 1).await;
+    s.sim.set_faults(Faults {
+        timeouts: 3,
+        timeout_ms: Some(4000),
+        timeout_processed: false,
+        ..Faults::default()
+    });
+    let short_lease = |settings: &mut webhook_gateway::Settings| settings.sending.lease_seconds = 3;
+    let first = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
+    let mut total = queue_rounds(&s, "3460050", 8, 2).await;
+    s.sim
+        .wait_for_received(8, Duration::from_secs(15))
+        .await
+        .unwrap();
+    first.kill().await;
+    let _second = start_sender_with(&s.gateway.project, &s.sim, 40, short_lease);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    total += queue_rounds(&s, "3460051", 4, 1).await;
+    s.gateway
+        .project
+        .wait_for_count(
+            "select count(*) from public.messages where sender_type = 'agent' and status = 'pending'",
+            0,
+            60,
+        )
+        .await;
+    let per_message = received_per_message(&s);
+    assert!(per_message.values().all(|n| *n == 1), "{per_message:?}");
+    let unknown = s
+        .gateway
+        .count("select count(*) from public.messages where status = 'failed' and error_data ->> 'code' = 'unknown_outcome' and error_data ->> 'missing_evidence' = 'later_status'")
+        .await;
+    assert!(
+        unknown >= 3,
+        "{unknown}: the three lost requests (and any accepted send whose answer the kill lost) fail after the hold, saying later sends were accepted but no status came"
+    );
+    let sent = s.gateway.count(SENT).await;
+    assert_eq!(sent + unknown, total as i64, "every reply is final");
+    let received = per_message.len() as i64;
+    assert!(
+        received >= sent && received <= sent + unknown - 3,
+        "none of the unknown outcomes was sent again ({received} received, {sent} sent)"
     );
 }

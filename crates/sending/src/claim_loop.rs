@@ -187,7 +187,7 @@ impl Spacer {
             *next = turn + self.spacing;
             turn
         };
-        tokio::time::sleep_until(turn.into()).await;
+        tokio::time::sleep_until(turn).await;
     }
 }
 

@@ -592,10 +592,12 @@ begin
              identifiers = null, wamids = null, done_at = now()
        where id = r.id
       returning * into r;
-      perform private.write_audit_log('contact.journal_erased', 'contacts',
-        (select l.target_id from public.audit_log l where l.id = r.audit_log_id),
+      -- Logged for the contact of the erasure's entry (a request an operator made by hand,
+      -- without one, is not).
+      perform private.write_audit_log('contact.journal_erased', 'contacts', l.target_id,
         jsonb_build_object('erasure_id', r.id, 'audit_log_id', r.audit_log_id, 'requested_at', r.requested_at,
-          'webhooks_scanned', r.scanned, 'webhooks_removed', r.removed, 'webhooks_stripped', r.stripped));
+          'webhooks_scanned', r.scanned, 'webhooks_removed', r.removed, 'webhooks_stripped', r.stripped))
+         from public.audit_log l where l.id = r.audit_log_id;
       v_completed := v_completed + 1;
     else
       update svc.journal_erasures

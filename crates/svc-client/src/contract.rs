@@ -20,7 +20,8 @@ use crate::read_receipts::{
 };
 use crate::rpc::Rpc;
 use crate::webhooks::{
-    IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks, WebhookBacklogRequest,
+    EraseFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
+    WebhookBacklogRequest,
 };
 use crate::{BroadcastOutcome, OutboundOutcome};
 
@@ -112,6 +113,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<WebhookBacklogRequest>(),
         Signature::of::<ReplayFailedWebhooks>(),
         Signature::of::<PruneWebhookJournal>(),
+        Signature::of::<EraseFromJournal>(),
         Signature::of::<ClaimOutboundMessages>(),
         Signature::of::<PauseSending>(),
         Signature::of::<ResumeSending>(),

@@ -14,8 +14,9 @@
 --   is about (its senders and recipients, never what a message says). What stays is ids
 --   and counts: the audit log's entries and the broadcasts' numbers.
 -- Export (public.export_contact, admins): one JSON document with everything the tables of
---   public hold about a contact, for a data-access request (the journal's raw copies of
---   the same messages are not read: README, "Personal data").
+--   public hold about a contact, for a data-access request, at once; their own events in
+--   the webhook journal shortly after (svc.export_from_journal in bounded batches, fetched
+--   with public.journal_export).
 -- Both are logged in public.audit_log, with role and status changes of users,
 --   reassignments of conversations and invitations created, changed, revoked or accepted:
 --   ids only, never message text, names or phone numbers. Readable by admins; append-only
@@ -630,6 +631,42 @@ comment on function svc.erase_from_journal(int) is
 revoke execute on function svc.erase_from_journal(int) from public, anon, authenticated;
 grant execute on function svc.erase_from_journal(int) to service_role;
 
+-- How webhooks name a contact: wa_id, phone (also as digits only), business-scoped user id.
+create or replace function private.contact_identifiers(p_contact public.contacts)
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array(
+    select distinct i from unnest(array[
+      p_contact.wa_id, p_contact.phone, p_contact.wa_user_id,
+      nullif(regexp_replace(coalesce(p_contact.phone, ''), '[^0-9]', '', 'g'), '')]) i
+     where i is not null and length(i) >= 5)
+$$;
+comment on function private.contact_identifiers(public.contacts) is
+  'The identifiers by which webhooks name a contact: wa_id, phone (also digits only), user id.';
+revoke execute on function private.contact_identifiers(public.contacts) from public, anon, authenticated;
+
+-- The wamids of a contact's messages and broadcast deliveries, which status webhooks name.
+create or replace function private.contact_wamids(p_contact_id uuid)
+returns text[]
+language sql
+stable
+set search_path = ''
+as $$
+  select array(
+    select m.wa_message_id from public.messages m
+      join public.conversations c on c.id = m.conversation_id
+     where c.contact_id = p_contact_id and m.wa_message_id is not null
+    union
+    select r.wa_message_id from public.broadcast_recipients r
+     where r.contact_id = p_contact_id and r.wa_message_id is not null)
+$$;
+comment on function private.contact_wamids(uuid) is
+  'The wamids of a contact''s messages and broadcast deliveries.';
+revoke execute on function private.contact_wamids(uuid) from public, anon, authenticated;
+
 -- The definer half of public.erase_contact.
 create or replace function private.erase_contact(p_contact_id uuid)
 returns jsonb
@@ -668,21 +705,15 @@ begin
       using errcode = 'P0002';
   end if;
 
-  -- How webhooks name them: wa_id, phone (also as digits only), business-scoped user id.
+  -- How webhooks name them (private.contact_identifiers) and their messages' wamids.
   -- Never stored in the audit log; in svc.journal_erasures until the journal is done.
-  v_identifiers := array(
-    select distinct i from unnest(array[
-      v_contact.wa_id, v_contact.phone, v_contact.wa_user_id,
-      nullif(regexp_replace(coalesce(v_contact.phone, ''), '[^0-9]', '', 'g'), '')]) i
-     where i is not null and length(i) >= 5);
-  -- Their messages' and broadcast deliveries' wamids, which status webhooks name.
-  v_wamids := array(
-    select m.wa_message_id from public.messages m
-      join public.conversations c on c.id = m.conversation_id
-     where c.contact_id = p_contact_id and m.wa_message_id is not null
-    union
-    select r.wa_message_id from public.broadcast_recipients r
-     where r.contact_id = p_contact_id and r.wa_message_id is not null);
+  v_identifiers := private.contact_identifiers(v_contact);
+  v_wamids := private.contact_wamids(p_contact_id);
+
+  -- Exports of their journal events (pending or waiting to be fetched) go too.
+  delete from svc.journal_exports e
+   using public.audit_log l
+   where l.id = e.audit_log_id and l.target_id = p_contact_id and l.action = 'contact.exported';
 
   -- svc queues: replies waiting to be sent, read receipts, statuses waiting for a wamid.
   -- (The cascades below would take the first two; said here so the counts are reported.)
@@ -783,6 +814,8 @@ as $$
 declare
   v_contact public.contacts%rowtype;
   v_document jsonb;
+  v_export bigint;
+  v_audit bigint;
 begin
   if not private.is_admin() then
     raise exception 'only an admin can export a contact''s personal data'
@@ -821,16 +854,22 @@ begin
              order by b.created_at, b.id)
         from public.broadcast_recipients r join public.broadcast_messages b on b.id = r.broadcast_id
        where r.contact_id = p_contact_id), '[]'::jsonb),
-    -- The webhook journal is not read here: a full read of it does not fit in an API call
-    -- (see erasure). It holds the same messages and statuses as above, as WhatsApp sent
-    -- them, for 30 days (failed ones up to 90): README, "Personal data".
-    'raw_webhooks', jsonb_build_object(
-      'included', false,
-      'reason', 'The raw webhooks journaled in the last 30 days (failed ones: 90) carry the same messages and statuses as above; they are not read for an export.'));
+    -- The webhook journal is not read here: a full read of it does not fit in an API call.
+    -- Its part is gathered by svc.export_from_journal (below) and fetched with
+    -- public.journal_export(export_id).
+    'raw_webhooks', null);
 
-  perform private.write_audit_log('contact.exported', 'contacts', p_contact_id, jsonb_build_object(
+  insert into svc.journal_exports (identifiers, wamids, through_journal_id)
+  values (private.contact_identifiers(v_contact), private.contact_wamids(p_contact_id),
+          coalesce((select max(w.id) from svc.webhook_journal w), 0))
+  returning id into v_export;
+  v_document := v_document || jsonb_build_object('raw_webhooks', jsonb_build_object('status', 'pending', 'export_id', v_export));
+
+  v_audit := private.write_audit_log('contact.exported', 'contacts', p_contact_id, jsonb_build_object(
     'conversations', jsonb_array_length(v_document -> 'conversations'),
-    'broadcasts', jsonb_array_length(v_document -> 'broadcasts')));
+    'broadcasts', jsonb_array_length(v_document -> 'broadcasts'),
+    'journal_export_id', v_export));
+  update svc.journal_exports set audit_log_id = v_audit where id = v_export;
   return v_document;
 end;
 $$;
@@ -849,9 +888,187 @@ begin atomic
   select private.export_contact(p_contact_id);
 end;
 comment on function public.export_contact(uuid) is
-  'Admins: everything the tables hold about a contact as one JSON document (right of access): profile, conversations with messages (media references included), notes and labels, broadcasts received with their statuses (the journal''s raw copies are not read). 42501 for non-admins, P0002 for an unknown contact.';
+  'Admins: everything the tables hold about a contact as one JSON document (right of access): profile, conversations with messages (media references included), notes and labels, broadcasts received with their statuses; their events in the webhook journal follow through public.journal_export(raw_webhooks.export_id). 42501 for non-admins, P0002 for an unknown contact.';
 revoke execute on function public.export_contact(uuid) from public, anon, authenticated;
 grant execute on function public.export_contact(uuid) to authenticated;
+
+-- Export from the journal ----------------------------------------------------------------------
+--
+-- Like erasure, an export can't read the whole journal within an API call: export_contact
+-- records a request here and svc.export_from_journal (the gateway, every minute while one
+-- is pending) goes through the journal in bounded batches, by id, up to the last webhook
+-- journaled at the request, gathering the customer's own events by the same per-event rule
+-- (their messages and the statuses of their messages; an unparsed webhook about them by
+-- id). The admin fetches the result with public.journal_export(export_id). A result is kept
+-- 7 days (svc.prune_webhook_journal), and goes at once when the contact is erased.
+create table svc.journal_exports (
+    id bigint generated always as identity primary key,
+    -- The contact.exported entry of public.audit_log (its target is the contact's id).
+    audit_log_id bigint,
+    requested_at timestamptz not null default now(),
+    -- What to look for, as for an erasure. Null once done.
+    identifiers text[],
+    wamids text[],
+    through_journal_id bigint not null,
+    next_journal_id bigint not null default 0,
+    scanned bigint not null default 0,
+    -- [{journal_id, received_at, outcome, unparsed, messages, statuses}], oldest first.
+    results jsonb not null default '[]',
+    done_at timestamptz,
+    constraint journal_exports_forgotten_when_done check ((done_at is null) = (identifiers is not null))
+);
+comment on table svc.journal_exports is
+  'Exports (export_contact) of a customer''s own events from the webhook journal, gathered by svc.export_from_journal in bounded batches; kept 7 days.';
+create index journal_exports_pending on svc.journal_exports (id) where done_at is null;
+create index journal_exports_audit_log_id on svc.journal_exports (audit_log_id);
+revoke all on svc.journal_exports from public, anon, authenticated;
+grant select, delete on svc.journal_exports to service_role;
+
+-- A journaled webhook's parsed events about the customer (null when it was not parsed).
+create or replace function private.journal_events_of(p_events jsonb, p_identifiers text[], p_wamids text[])
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_events is null then null else jsonb_build_object(
+    'messages', coalesce((
+      select jsonb_agg(m.value order by m.ordinality)
+        from jsonb_array_elements(case when jsonb_typeof(p_events -> 'messages') = 'array' then p_events -> 'messages' else '[]'::jsonb end)
+             with ordinality m
+       where coalesce(array[m.value ->> 'from', m.value ->> 'user_id'] && p_identifiers, false)), '[]'::jsonb),
+    'statuses', coalesce((
+      select jsonb_agg(s.value order by s.ordinality)
+        from jsonb_array_elements(case when jsonb_typeof(p_events -> 'statuses') = 'array' then p_events -> 'statuses' else '[]'::jsonb end)
+             with ordinality s
+       where coalesce(array[s.value ->> 'recipient_id'] && p_identifiers, false)
+          or coalesce(s.value ->> 'wamid' = any (p_wamids), false)), '[]'::jsonb)) end
+$$;
+comment on function private.journal_events_of(jsonb, text[], text[]) is
+  'A journaled webhook''s parsed messages and statuses about the customer with these identifiers and wamids.';
+revoke execute on function private.journal_events_of(jsonb, text[], text[]) from public, anon, authenticated;
+
+-- The definer half of svc.export_from_journal: at most p_limit journaled webhooks.
+create or replace function private.export_from_journal(p_limit int)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  r record;
+  v_budget int := p_limit;
+  v_last bigint;
+  v_count int;
+  v_found jsonb;
+  v_scanned bigint := 0;
+  v_completed int := 0;
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 100000 then
+    raise exception 'export_from_journal: p_limit must be between 1 and 100000' using errcode = '22023';
+  end if;
+  for r in
+    select * from svc.journal_exports where done_at is null order by id for update skip locked
+  loop
+    exit when v_budget <= 0;
+    select max(x.id), count(*) into v_last, v_count
+      from (select w.id from svc.webhook_journal w
+             where w.id >= r.next_journal_id and w.id <= r.through_journal_id
+             order by w.id limit v_budget) x;
+    if v_count = 0 or v_count < v_budget then
+      v_last := r.through_journal_id;
+    end if;
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'journal_id', w.id, 'received_at', w.received_at, 'outcome', w.outcome,
+             'unparsed', w.events is null,
+             'events', private.journal_events_of(w.events, r.identifiers, r.wamids)) order by w.id), '[]'::jsonb)
+      into v_found
+      from svc.webhook_journal w
+     where w.id >= r.next_journal_id and w.id <= v_last
+       and exists (select from unnest(r.identifiers || r.wamids) i
+                    where strpos(w.payload::text, i) > 0 or strpos(coalesce(w.events::text, ''), i) > 0)
+       and private.journal_share(w.payload, w.events, r.identifiers, r.wamids) <> 'none';
+    update svc.journal_exports e
+       set next_journal_id = v_last + 1, scanned = e.scanned + v_count, results = e.results || v_found,
+           identifiers = case when v_last >= r.through_journal_id then null else e.identifiers end,
+           wamids = case when v_last >= r.through_journal_id then null else e.wamids end,
+           done_at = case when v_last >= r.through_journal_id then now() end
+     where e.id = r.id;
+    if v_last >= r.through_journal_id then
+      v_completed := v_completed + 1;
+    end if;
+    v_scanned := v_scanned + v_count;
+    v_budget := v_budget - greatest(v_count, 1);
+  end loop;
+  return jsonb_build_object('scanned', v_scanned, 'completed', v_completed,
+    'pending', (select count(*) from svc.journal_exports where done_at is null));
+end;
+$$;
+comment on function private.export_from_journal(int) is
+  'For svc.export_from_journal: gathers pending exports'' events from the webhook journal, at most p_limit webhooks.';
+revoke execute on function private.export_from_journal(int) from public, anon, authenticated;
+grant execute on function private.export_from_journal(int) to service_role;
+
+create or replace function svc.export_from_journal(p_limit int default 1000)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+begin atomic
+  select private.export_from_journal(p_limit);
+end;
+comment on function svc.export_from_journal(int) is
+  'Gathers pending exports'' events from the webhook journal, at most p_limit webhooks per call; returns scanned, completed and pending (call again while pending > 0).';
+revoke execute on function svc.export_from_journal(int) from public, anon, authenticated;
+grant execute on function svc.export_from_journal(int) to service_role;
+
+-- The definer half of public.journal_export.
+create or replace function private.journal_export(p_export_id bigint)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_export svc.journal_exports%rowtype;
+begin
+  if not private.is_admin() then
+    raise exception 'only an admin can read a contact''s exported personal data'
+      using errcode = '42501';
+  end if;
+  select * into v_export from svc.journal_exports e where e.id = p_export_id;
+  if not found then
+    raise exception 'journal export % does not exist (expired after 7 days, or the contact was erased)', p_export_id
+      using errcode = 'P0002';
+  end if;
+  return jsonb_build_object(
+    'export_id', v_export.id,
+    'contact_id', (select l.target_id from public.audit_log l where l.id = v_export.audit_log_id),
+    'status', case when v_export.done_at is null then 'pending' else 'done' end,
+    'requested_at', v_export.requested_at, 'done_at', v_export.done_at,
+    'raw_webhooks', case when v_export.done_at is null then null else v_export.results end);
+end;
+$$;
+comment on function private.journal_export(bigint) is
+  'For public.journal_export: checks the caller is an admin, answers an export''s journal part.';
+revoke execute on function private.journal_export(bigint) from public, anon, authenticated;
+grant execute on function private.journal_export(bigint) to authenticated;
+
+create or replace function public.journal_export(p_export_id bigint)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+begin atomic
+  select private.journal_export(p_export_id);
+end;
+comment on function public.journal_export(bigint) is
+  'Admins: the journal part of an export_contact (raw_webhooks.export_id): status pending until the gateway has gone through the journal, then the customer''s own events as journaled, by webhook. 42501 for non-admins, P0002 for an unknown or expired export.';
+revoke execute on function public.journal_export(bigint) from public, anon, authenticated;
+grant execute on function public.journal_export(bigint) to authenticated;
 
 -- Journal retention ----------------------------------------------------------------------------
 --
@@ -875,6 +1092,7 @@ as $$
 declare
   v_count int;
   v_early int;
+  v_exports int;
 begin
   if p_max_age is null or p_max_age < interval '1 hour'
      or p_failed_max_age is null or p_failed_max_age < p_max_age then
@@ -889,10 +1107,13 @@ begin
   -- send's outcome is settled long before), so they wait no longer.
   delete from svc.early_statuses e where e.received_at < p_now - interval '7 days';
   get diagnostics v_early = row_count;
-  return v_count + v_early;
+  -- Exports' journal parts: fetched within 7 days, or asked for again.
+  delete from svc.journal_exports e where e.requested_at < p_now - interval '7 days';
+  get diagnostics v_exports = row_count;
+  return v_count + v_early + v_exports;
 end;
 $$;
 comment on function svc.prune_webhook_journal(interval, timestamptz, interval) is
-  'Removes raw webhooks older than p_max_age (failed ones awaiting replay: older than p_failed_max_age) and early statuses older than 7 days; returns how many rows. Hourly (pg_cron or the services).';
+  'Removes raw webhooks older than p_max_age (failed ones awaiting replay: older than p_failed_max_age), early statuses and journal exports older than 7 days; returns how many rows. Hourly (pg_cron or the services).';
 revoke execute on function svc.prune_webhook_journal(interval, timestamptz, interval) from public, anon, authenticated;
 grant execute on function svc.prune_webhook_journal(interval, timestamptz, interval) to service_role;

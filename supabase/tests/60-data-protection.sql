@@ -10,7 +10,7 @@
 -- after svc.erase_from_journal went through the journal in small batches (nothing
 -- anywhere, but for other customers' messages that mention them: README).
 begin;
-select plan(92);
+select plan(103);
 
 \ir fixtures/access.sql
 
@@ -341,8 +341,40 @@ select is(
 select is(
   (select jsonb_agg(jsonb_build_array(b ->> 'name', b ->> 'status') order by b ->> 'name') from jsonb_array_elements((:'export_doc'::jsonb) -> 'broadcasts') b),
   '[["Sending promo", "pending"], ["Sent promo", "delivered"]]'::jsonb, 'the export holds the broadcasts they received, with their statuses');
-select is((:'export_doc'::jsonb) -> 'raw_webhooks' -> 'included', 'false'::jsonb,
-  'the export says that the journal''s raw copies are not in it (not read in an API call)');
+select is((:'export_doc'::jsonb) -> 'raw_webhooks' ->> 'status', 'pending',
+  'the journal''s part of the export is pending (gathered in batches, not in the API call)');
+select ((:'export_doc'::jsonb) -> 'raw_webhooks' ->> 'export_id')::bigint as export_id \gset
+select is(public.journal_export(:export_id) ->> 'status', 'pending', 'the admin sees it pending');
+select access_test.act_as('agent A');
+select throws_ok(format('select public.journal_export(%s)', :export_id), '42501', null, 'agent A can''t read an export''s journal part');
+select access_test.act_as('postgres');
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+set local role service_role;
+select is(svc.export_from_journal(3), '{"scanned": 3, "completed": 0, "pending": 1}'::jsonb, 'a batch of 3 webhooks: still pending');
+select is((select sum((r ->> 'completed')::int) from (select svc.export_from_journal(3) r from generate_series(1, 5)) x), 1::bigint,
+  'further small batches complete it once');
+reset role;
+select access_test.act_as('admin');
+select public.journal_export(:export_id)::text as journal_doc \gset
+select is((:'journal_doc'::jsonb) ->> 'status', 'done', 'the admin fetches the journal part when done');
+select is(
+  (select jsonb_agg((w ->> 'journal_id')::bigint order by (w ->> 'journal_id')::bigint) from jsonb_array_elements((:'journal_doc'::jsonb) -> 'raw_webhooks') w),
+  jsonb_build_array(:j1, :j2, :j3, :j5, :j8),
+  'it lists the webhooks about them (not contact 2b''s, nor those that only mention them)');
+select is(
+  (select jsonb_agg(m ->> 'wamid' order by m ->> 'wamid') from jsonb_array_elements((:'journal_doc'::jsonb) -> 'raw_webhooks') w,
+          jsonb_array_elements(w -> 'events' -> 'messages') m),
+  '["wamid.fixture4a", "wamid.j2a"]'::jsonb,
+  'with their own messages only (of the webhook shared with contact 2b, not 2b''s)');
+select is(
+  (select jsonb_agg(s ->> 'wamid') from jsonb_array_elements((:'journal_doc'::jsonb) -> 'raw_webhooks') w,
+          jsonb_array_elements(w -> 'events' -> 'statuses') s),
+  '["wamid.broadcast8c2a"]'::jsonb, 'and the statuses of their messages');
+select is(
+  (select jsonb_agg((w ->> 'journal_id')::bigint order by (w ->> 'journal_id')::bigint) from jsonb_array_elements((:'journal_doc'::jsonb) -> 'raw_webhooks') w
+    where (w ->> 'unparsed')::boolean),
+  jsonb_build_array(:j5, :j8), 'unparsed webhooks about them are listed by id');
+select throws_ok('select public.journal_export(-1)', 'P0002', null, 'an unknown export: P0002');
 select results_eq(
   $$select action, right(target_id::text, 2), right(actor_id::text, 2) from public.audit_log where action = 'contact.exported'$$,
   $$values ('contact.exported', '2a', '1e')$$, 'the export is in the audit log, by the admin');
@@ -488,6 +520,8 @@ select results_eq(
   $$values ('1e', 'authenticated', '3', 'pending')$$,
   'the erasure is in the audit log: the admin, the contact''s id and counts');
 select access_test.act_as('admin');
+select throws_ok(format('select public.journal_export(%s)', :export_id), 'P0002', null,
+  'the erasure took the export of their journal events too');
 select throws_ok(format('select public.erase_contact(%L)', access_test.id('2a')), 'P0002', null,
   'erasing them again fails (P0002): nothing is left');
 
@@ -506,6 +540,8 @@ insert into svc.webhook_journal (payload, events, outcome, received_at, applied_
 insert into svc.early_statuses (wa_message_id, status, occurred_at, received_at) values
   ('wamid.never.known', 'delivered', now() - interval '8 days', now() - interval '8 days'),
   ('wamid.maybe.soon', 'delivered', now() - interval '6 days', now() - interval '6 days');
+insert into svc.journal_exports (requested_at, through_journal_id, done_at) values
+  (now() - interval '8 days', 0, now() - interval '8 days'), (now() - interval '6 days', 0, now() - interval '6 days');
 
 select access_test.act_as('admin');
 select throws_ok($$select svc.prune_webhook_journal()$$, '42501', null, 'an admin (authenticated) can''t call the retention function');
@@ -517,8 +553,8 @@ set local role service_role;
 select throws_ok($$select svc.prune_webhook_journal(interval '1 minute')$$, '22023', null, 'a retention under an hour is refused');
 select throws_ok($$select svc.prune_webhook_journal(interval '30 days', now(), interval '7 days')$$, '22023', null,
   'failed webhooks are never kept shorter than the others');
-select is(svc.prune_webhook_journal(), 5,
-  'with the defaults: applied, ignored and replayed webhooks older than 30 days go, failed ones older than 90 days, early statuses older than 7 days');
+select is(svc.prune_webhook_journal(), 6,
+  'with the defaults: applied, ignored and replayed webhooks older than 30 days go, failed ones older than 90 days, early statuses and journal exports older than 7 days');
 reset role;
 select access_test.act_as('postgres');
 select results_eq(

@@ -20,7 +20,7 @@ use crate::read_receipts::{
 };
 use crate::rpc::Rpc;
 use crate::webhooks::{
-    EraseFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
+    EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
     WebhookBacklogRequest,
 };
 use crate::{BroadcastOutcome, OutboundOutcome};
@@ -114,6 +114,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<ReplayFailedWebhooks>(),
         Signature::of::<PruneWebhookJournal>(),
         Signature::of::<EraseFromJournal>(),
+        Signature::of::<ExportFromJournal>(),
         Signature::of::<ClaimOutboundMessages>(),
         Signature::of::<PauseSending>(),
         Signature::of::<ResumeSending>(),

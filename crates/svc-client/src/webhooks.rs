@@ -280,7 +280,40 @@ impl Rpc for EraseFromJournal {
     }
 }
 
+/// `svc.export_from_journal`'s answer: what one call did, and how many exports wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct JournalExportReport {
+    /// Journaled webhooks gone through.
+    pub scanned: i64,
+    /// Exports this call finished (the admin can fetch them).
+    pub completed: i64,
+    /// Exports still pending after this call: call again while above zero.
+    pub pending: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ExportFromJournal {
+    p_limit: u32,
+}
+
+impl Rpc for ExportFromJournal {
+    const FUNCTION: &'static str = "export_from_journal";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_limit", "integer")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = JournalExportReport;
+
+    fn example() -> Self {
+        Self { p_limit: 1000 }
+    }
+}
+
 impl SvcClient {
+    /// `svc.export_from_journal`: goes on with the exports `export_contact` left pending in
+    /// the webhook journal (a customer's own events), through at most `limit` webhooks.
+    pub async fn export_from_journal(&self, limit: u32) -> Result<JournalExportReport, SvcError> {
+        self.call(&ExportFromJournal { p_limit: limit }).await
+    }
+
     /// `svc.erase_from_journal`: goes on with the erasures `erase_contact` left pending in
     /// the webhook journal, through at most `limit` webhooks (bounded, resumable).
     pub async fn erase_from_journal(&self, limit: u32) -> Result<JournalErasureReport, SvcError> {

@@ -323,6 +323,7 @@ const CALLS: &[(&str, bool)] = &[
     ("replay_failed_webhooks", true),
     ("prune_webhook_journal", false),
     ("erase_from_journal", true),
+    ("export_from_journal", true),
     ("claim_outbound_messages", true),
     ("record_outbound_outcomes", true),
     ("pause_sending", false),

@@ -47,7 +47,8 @@ pub struct JournalRetention {
     /// `WEBHOOK_RETENTION_INTERVAL_SECS` (default 3600): how often.
     pub interval: Duration,
     /// `WEBHOOK_ERASURE_POLL_SECS` (default 60): how often the gateway looks for erasures
-    /// pending in the journal (`svc.erase_from_journal`); runs also with retention off.
+    /// and exports pending in the journal (`svc.erase_from_journal`,
+    /// `svc.export_from_journal`); runs also with retention off.
     pub erasure_poll: Duration,
 }
 

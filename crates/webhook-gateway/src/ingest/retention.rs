@@ -12,6 +12,9 @@
 //!   it in bounded batches. Every `erasure_poll` (`WEBHOOK_ERASURE_POLL_SECS`, default 60)
 //!   the gateway calls it, batch after batch, until nothing is pending. This runs also with
 //!   `WEBHOOK_RETENTION=off`: pg_cron does not do it.
+//! * Export: likewise `export_contact` leaves the customer's events in the journal to
+//!   `svc.export_from_journal`, called the same way (the admin then fetches them with
+//!   `public.journal_export`).
 //!
 //! Several gateways may do both at once: a webhook is removed once, and an erasure is
 //! carried on by one gateway at a time (the others skip it).
@@ -28,7 +31,7 @@ use crate::config::JournalRetention;
 pub const ERASURE_BATCH: u32 = 2_000;
 
 /// Prunes (when enabled) now and then every `settings.interval`, and carries out pending
-/// erasures now and then every `settings.erasure_poll`, until `stop` turns true.
+/// erasures and exports now and then every `settings.erasure_poll`, until `stop` turns true.
 pub async fn run(svc: SvcClient, settings: JournalRetention, mut stop: watch::Receiver<bool>) {
     let mut next_prune = Instant::now();
     while !*stop.borrow() {
@@ -37,6 +40,7 @@ pub async fn run(svc: SvcClient, settings: JournalRetention, mut stop: watch::Re
             next_prune = Instant::now() + settings.interval;
         }
         erase_pending(&svc, &stop).await;
+        export_pending(&svc, &stop).await;
         let mut wait = settings.erasure_poll;
         if settings.enabled {
             wait = wait.min(next_prune.saturating_duration_since(Instant::now()));
@@ -90,6 +94,34 @@ async fn erase_pending(svc: &SvcClient, stop: &watch::Receiver<bool>) {
                 tracing::warn!(
                     error = %e,
                     "erasing from the webhook journal failed; trying again at the next poll"
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// Calls `svc.export_from_journal` until no export is pending (or another gateway holds
+/// the ones left, or `stop` turns true).
+async fn export_pending(svc: &SvcClient, stop: &watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match svc.export_from_journal(ERASURE_BATCH).await {
+            Ok(report) => {
+                if report.completed > 0 {
+                    tracing::info!(
+                        completed = report.completed,
+                        pending = report.pending,
+                        "gathered exports' events from the journal"
+                    );
+                }
+                if report.pending == 0 || (report.scanned == 0 && report.completed == 0) {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "exporting from the webhook journal failed; trying again at the next poll"
                 );
                 return;
             }

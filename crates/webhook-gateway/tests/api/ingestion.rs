@@ -369,7 +369,8 @@ async fn raw_webhooks_leave_the_journal_after_their_retention_and_failed_ones_wa
 }
 
 #[tokio::test]
-async fn an_erasure_pending_in_the_journal_is_carried_out_in_batches_even_with_retention_off() {
+async fn erasures_and_exports_pending_in_the_journal_are_carried_out_in_batches_even_with_retention_off(
+) {
     service_runtime::telemetry::init_for_tests();
     let project = testkit::TestProject::new().await;
     // 2 500 webhooks (more than one batch): every tenth from the erased customer, the others
@@ -418,5 +419,26 @@ async fn an_erasure_pending_in_the_journal_is_carried_out_in_batches_even_with_r
         .value("select scanned::text || '/' || removed::text || '/' || (identifiers is null)::text from svc.journal_erasures")
         .await;
     assert_eq!(done, "2500/250/true");
+    // An export pending meanwhile is gathered the same way.
+    project
+        .db()
+        .await
+        .batch_execute(
+            "insert into svc.journal_exports (identifiers, wamids, through_journal_id)
+             values (array['34600000001'], array[]::text[], (select max(id) from svc.webhook_journal))",
+        )
+        .await
+        .unwrap();
+    project
+        .wait_for_count(
+            "select count(*) from svc.journal_exports where done_at is null",
+            0,
+            15,
+        )
+        .await;
+    let exported: String = project
+        .value("select (results -> 0 -> 'events' -> 'messages' -> 0 ->> 'wamid') || '/' || jsonb_array_length(results)::text from svc.journal_exports")
+        .await;
+    assert_eq!(exported, "wamid.after/1");
     running.stop().await;
 }

@@ -479,6 +479,34 @@ comment on function private.journal_events_without(jsonb, text[], text[]) is
   'A journaled webhook''s parsed events without the messages and statuses about the customer with these identifiers and wamids.';
 revoke execute on function private.journal_events_without(jsonb, text[], text[]) from public, anon, authenticated;
 
+-- The cheap test before the per-event one: the journaled webhooks with ids p_from..p_to
+-- whose text contains one of the identifiers, or one of whose statuses names one of the
+-- wamids (a hash join, so a customer with thousands of messages costs no more per webhook).
+create or replace function private.journal_candidates(p_from bigint, p_to bigint, p_identifiers text[], p_wamids text[])
+returns setof bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select w.id from svc.webhook_journal w
+   where w.id between p_from and p_to
+     and exists (select from (select w.payload::text || coalesce(w.events::text, '') as t) x, unnest(p_identifiers) i
+                  where strpos(x.t, i) > 0)
+  union
+  select s.id
+    from (select w.id, x #>> '{}' as wamid
+            from svc.webhook_journal w, jsonb_path_query(coalesce(w.events, '{}'::jsonb), 'lax $.statuses[*].wamid') x
+           where w.id between p_from and p_to
+          union all
+          select w.id, x #>> '{}'
+            from svc.webhook_journal w, jsonb_path_query(w.payload, 'lax $.entry[*].changes[*].value.statuses[*].id') x
+           where w.id between p_from and p_to) s
+    join unnest(p_wamids) u (wamid) on u.wamid = s.wamid
+$$;
+comment on function private.journal_candidates(bigint, bigint, text[], text[]) is
+  'Journaled webhooks (ids p_from..p_to) that may be about the customer: their text holds an identifier, or a status one of the wamids.';
+revoke execute on function private.journal_candidates(bigint, bigint, text[], text[]) from public, anon, authenticated;
+
 -- Pending erasures from the journal ----------------------------------------------------------
 --
 -- erase_contact removes everything in public and the svc queues at once, but the journal
@@ -540,7 +568,6 @@ declare
   v_completed int := 0;
   v_removed_now int;
   v_stripped_now int;
-  v_needles text[];
 begin
   if p_limit is null or p_limit < 1 or p_limit > 100000 then
     raise exception 'erase_from_journal: p_limit must be between 1 and 100000' using errcode = '22023';
@@ -556,15 +583,11 @@ begin
     if v_count = 0 or v_count < v_budget then
       v_last := r.through_journal_id;
     end if;
-    v_needles := r.identifiers || r.wamids;
     v_removed_now := 0;
     v_stripped_now := 0;
     for j in
       select w.id, w.payload, w.events, w.error from svc.webhook_journal w
-       where w.id >= r.next_journal_id and w.id <= v_last
-         -- A cheap test first: the webhook names one of them somewhere.
-         and exists (select from unnest(v_needles) i
-                      where strpos(w.payload::text, i) > 0 or strpos(coalesce(w.events::text, ''), i) > 0)
+       where w.id in (select private.journal_candidates(r.next_journal_id, v_last, r.identifiers, r.wamids))
        order by w.id
          for update
     loop
@@ -576,7 +599,7 @@ begin
         update svc.webhook_journal
            set payload = jsonb_build_object('erased', true),
                events = private.journal_events_without(j.events, r.identifiers, r.wamids),
-               error = case when exists (select from unnest(v_needles) i where strpos(j.error, i) > 0)
+               error = case when exists (select from unnest(r.identifiers || r.wamids) i where strpos(j.error, i) > 0)
                             then 'erased: the error named an erased contact' else j.error end
          where id = j.id;
         v_stripped_now := v_stripped_now + 1;
@@ -984,9 +1007,7 @@ begin
              'events', private.journal_events_of(w.events, r.identifiers, r.wamids)) order by w.id), '[]'::jsonb)
       into v_found
       from svc.webhook_journal w
-     where w.id >= r.next_journal_id and w.id <= v_last
-       and exists (select from unnest(r.identifiers || r.wamids) i
-                    where strpos(w.payload::text, i) > 0 or strpos(coalesce(w.events::text, ''), i) > 0)
+     where w.id in (select private.journal_candidates(r.next_journal_id, v_last, r.identifiers, r.wamids))
        and private.journal_share(w.payload, w.events, r.identifiers, r.wamids) <> 'none';
     update svc.journal_exports e
        set next_journal_id = v_last + 1, scanned = e.scanned + v_count, results = e.results || v_found,

@@ -3,8 +3,10 @@
 -- read    admins
 -- insert  nobody through the API: the database writes it (SECURITY DEFINER triggers and
 --         functions)
--- update  nobody (no grant; trigger guard_audit_log_append_only stops even the owner)
--- delete  nobody (likewise; guard_audit_log_no_truncate stops TRUNCATE)
+-- update  nobody through the API or as the services (no grant); trigger
+--         guard_audit_log_append_only refuses it to the owner too, but the owner can disable
+--         or drop that trigger: for tamper evidence, ship the log elsewhere
+-- delete  likewise (guard_audit_log_no_truncate refuses TRUNCATE)
 
 create policy "Admins can read the audit log"
   on public.audit_log

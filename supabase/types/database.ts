@@ -642,6 +642,7 @@ export type Database = {
     Functions: {
       erase_contact: { Args: { p_contact_id: string }; Returns: Json }
       export_contact: { Args: { p_contact_id: string }; Returns: Json }
+      journal_export: { Args: { p_export_id: number }; Returns: Json }
       mark_conversation_read: {
         Args: { p_conversation_id: string }
         Returns: {

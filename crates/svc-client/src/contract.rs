@@ -22,7 +22,8 @@ use crate::read_receipts::{
 };
 use crate::rpc::Rpc;
 use crate::webhooks::{
-    IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks, WebhookBacklogRequest,
+    EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
+    WebhookBacklogRequest,
 };
 use crate::{BroadcastOutcome, OutboundOutcome};
 
@@ -132,6 +133,8 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<WebhookBacklogRequest>(),
         Signature::of::<ReplayFailedWebhooks>(),
         Signature::of::<PruneWebhookJournal>(),
+        Signature::of::<EraseFromJournal>(),
+        Signature::of::<ExportFromJournal>(),
         Signature::of::<ClaimOutboundMessages>(),
         Signature::of::<PauseSending>(),
         Signature::of::<ResumeSending>(),

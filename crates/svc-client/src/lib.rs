@@ -28,6 +28,6 @@ pub use outcomes::{BroadcastOutcome, OutboundOutcome, OutcomeBatcher, RecordedOu
 pub use read_receipts::{ReadReceipt, ReceiptError};
 pub use settings::{ProjectUrl, SupabaseSettings};
 pub use webhooks::{
-    EventCounts, Events, IncomingWebhook, MessageEvent, ReplayReport, StatusEvent, StoredWebhook,
-    WebhookBacklog,
+    EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,
+    ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
 };

@@ -249,9 +249,80 @@ impl Rpc for PruneWebhookJournal {
     }
 }
 
+/// `svc.erase_from_journal`'s answer: what one call did, and how many erasures wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct JournalErasureReport {
+    /// Journaled webhooks gone through.
+    pub scanned: i64,
+    /// Webhooks deleted (only about an erased customer).
+    pub removed: i64,
+    /// Webhooks stripped of an erased customer's events and raw payload (shared with others).
+    pub stripped: i64,
+    /// Erasures this call finished.
+    pub completed: i64,
+    /// Erasures still pending after this call: call again while above zero.
+    pub pending: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EraseFromJournal {
+    p_limit: u32,
+}
+
+impl Rpc for EraseFromJournal {
+    const FUNCTION: &'static str = "erase_from_journal";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_limit", "integer")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = JournalErasureReport;
+
+    fn example() -> Self {
+        Self { p_limit: 1000 }
+    }
+}
+
+/// `svc.export_from_journal`'s answer: what one call did, and how many exports wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct JournalExportReport {
+    /// Journaled webhooks gone through.
+    pub scanned: i64,
+    /// Exports this call finished (the admin can fetch them).
+    pub completed: i64,
+    /// Exports still pending after this call: call again while above zero.
+    pub pending: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ExportFromJournal {
+    p_limit: u32,
+}
+
+impl Rpc for ExportFromJournal {
+    const FUNCTION: &'static str = "export_from_journal";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_limit", "integer")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = JournalExportReport;
+
+    fn example() -> Self {
+        Self { p_limit: 1000 }
+    }
+}
+
 impl SvcClient {
+    /// `svc.export_from_journal`: goes on with the exports `export_contact` left pending in
+    /// the webhook journal (a customer's own events), through at most `limit` webhooks.
+    pub async fn export_from_journal(&self, limit: u32) -> Result<JournalExportReport, SvcError> {
+        self.call(&ExportFromJournal { p_limit: limit }).await
+    }
+
+    /// `svc.erase_from_journal`: goes on with the erasures `erase_contact` left pending in
+    /// the webhook journal, through at most `limit` webhooks (bounded, resumable).
+    pub async fn erase_from_journal(&self, limit: u32) -> Result<JournalErasureReport, SvcError> {
+        self.call(&EraseFromJournal { p_limit: limit }).await
+    }
+
     /// `svc.prune_webhook_journal`: removes raw webhooks older than `max_age` (failed ones
-    /// awaiting replay: older than `failed_max_age`); how many it removed.
+    /// awaiting replay: older than `failed_max_age`) and statuses whose message stayed
+    /// unknown for 7 days; how many rows it removed.
     pub async fn prune_webhook_journal(
         &self,
         max_age: Duration,

@@ -322,6 +322,8 @@ const CALLS: &[(&str, bool)] = &[
     ("webhook_backlog", true),
     ("replay_failed_webhooks", true),
     ("prune_webhook_journal", false),
+    ("erase_from_journal", true),
+    ("export_from_journal", true),
     ("claim_outbound_messages", true),
     ("record_outbound_outcomes", true),
     ("pause_sending", false),

@@ -32,7 +32,8 @@ pub struct Settings {
 }
 
 /// How long raw webhooks are kept (`svc.prune_webhook_journal`, run by the gateway unless
-/// the project schedules it with pg_cron).
+/// the project schedules it with pg_cron), and how soon an erased customer's leave the
+/// journal (`svc.erase_from_journal`, always run by the gateway).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JournalRetention {
     /// `WEBHOOK_RETENTION` (default on): off when pg_cron prunes the journal instead.
@@ -45,6 +46,10 @@ pub struct JournalRetention {
     pub failed_max_age: Duration,
     /// `WEBHOOK_RETENTION_INTERVAL_SECS` (default 3600): how often.
     pub interval: Duration,
+    /// `WEBHOOK_ERASURE_POLL_SECS` (default 60): how often the gateway looks for erasures
+    /// and exports pending in the journal (`svc.erase_from_journal`,
+    /// `svc.export_from_journal`); runs also with retention off.
+    pub erasure_poll: Duration,
 }
 
 const DAY: u64 = 86_400;
@@ -72,11 +77,19 @@ impl JournalRetention {
                 reason: "must be at least 1".into(),
             });
         }
+        let erasure_poll = env.parsed_or("WEBHOOK_ERASURE_POLL_SECS", 60u64)?;
+        if erasure_poll == 0 {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_ERASURE_POLL_SECS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(Self {
             enabled: switch(env, "WEBHOOK_RETENTION")?,
             max_age: Duration::from_secs(days * DAY),
             failed_max_age: Duration::from_secs(failed_days * DAY),
             interval: Duration::from_secs(interval),
+            erasure_poll: Duration::from_secs(erasure_poll),
         })
     }
 
@@ -87,6 +100,7 @@ impl JournalRetention {
             max_age: Duration::from_secs(30 * DAY),
             failed_max_age: Duration::from_secs(90 * DAY),
             interval: Duration::from_secs(3_600),
+            erasure_poll: Duration::from_secs(60),
         }
     }
 }
@@ -255,6 +269,7 @@ mod tests {
             Duration::from_secs(90 * DAY)
         );
         assert_eq!(s.journal_retention.interval, Duration::from_secs(3_600));
+        assert_eq!(s.journal_retention.erasure_poll, Duration::from_secs(60));
     }
 
     #[test]
@@ -263,6 +278,7 @@ mod tests {
             ("WEBHOOK_RETENTION_DAYS", "0"),
             ("WEBHOOK_FAILED_RETENTION_DAYS", "7"),
             ("WEBHOOK_RETENTION_INTERVAL_SECS", "0"),
+            ("WEBHOOK_ERASURE_POLL_SECS", "0"),
             ("WEBHOOK_RETENTION", "sometimes"),
             ("WEBHOOK_RETENTION_DAYS", "a month"),
         ] {

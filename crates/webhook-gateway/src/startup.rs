@@ -72,15 +72,15 @@ impl Application {
         } else {
             tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
         }
-        if settings.journal_retention.enabled {
-            tasks.spawn(crate::ingest::retention::run(
-                svc.clone(),
-                settings.journal_retention.clone(),
-                tasks.stop_signal(),
-            ));
-        } else {
-            tracing::info!("webhook journal retention is off here (WEBHOOK_RETENTION=off)");
+        // Always: erasures pending in the journal are carried out here (pg_cron only prunes).
+        if !settings.journal_retention.enabled {
+            tracing::info!("webhook journal retention is off here (WEBHOOK_RETENTION=off); journal erasures still run");
         }
+        tasks.spawn(crate::ingest::retention::run(
+            svc.clone(),
+            settings.journal_retention.clone(),
+            tasks.stop_signal(),
+        ));
         let state = web::Data::new(AppState {
             settings,
             svc,

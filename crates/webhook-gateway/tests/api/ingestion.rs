@@ -367,3 +367,78 @@ async fn raw_webhooks_leave_the_journal_after_their_retention_and_failed_ones_wa
     assert_eq!(kept, "applied 10, failed 40");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn erasures_and_exports_pending_in_the_journal_are_carried_out_in_batches_even_with_retention_off(
+) {
+    service_runtime::telemetry::init_for_tests();
+    let project = testkit::TestProject::new().await;
+    // 2 500 webhooks (more than one batch): every tenth from the erased customer, the others
+    // from someone else; one more after the erasure was recorded (outside its range).
+    project
+        .db()
+        .await
+        .batch_execute(
+            "insert into svc.webhook_journal (payload, events, outcome)
+             select jsonb_build_object('n', n), jsonb_build_object(
+                      'messages', jsonb_build_array(jsonb_build_object(
+                        'wamid', 'wamid.e' || n, 'from', case when n % 10 = 0 then '34600000001' else '34600000002' end)),
+                      'statuses', '[]'::jsonb), 'applied'
+               from generate_series(1, 2500) n;
+             insert into svc.journal_erasures (identifiers, wamids, through_journal_id)
+             values (array['34600000001'], array[]::text[], (select max(id) from svc.webhook_journal));
+             insert into svc.webhook_journal (payload, events, outcome)
+             values ('{\"after\": true}', '{\"messages\": [{\"wamid\": \"wamid.after\", \"from\": \"34600000001\"}], \"statuses\": []}', 'applied');",
+        )
+        .await
+        .unwrap();
+    let mut settings = crate::helpers::settings_for(&project);
+    settings.journal_retention.enabled = false;
+    settings.journal_retention.erasure_poll = std::time::Duration::from_secs(1);
+    let running = webhook_gateway::Application::build(settings)
+        .expect("gateway failed to build")
+        .spawn();
+    project
+        .wait_for_count(
+            "select count(*) from svc.journal_erasures where done_at is null",
+            0,
+            15,
+        )
+        .await;
+    let left: String = project
+        .value(
+            "select count(*) filter (where events -> 'messages' -> 0 ->> 'from' = '34600000001')::text
+                    || ' of ' || count(*)::text from svc.webhook_journal",
+        )
+        .await;
+    assert_eq!(
+        left, "1 of 2251",
+        "only the webhook after the erasure is left of theirs"
+    );
+    let done: String = project
+        .value("select scanned::text || '/' || removed::text || '/' || (identifiers is null)::text from svc.journal_erasures")
+        .await;
+    assert_eq!(done, "2500/250/true");
+    // An export pending meanwhile is gathered the same way.
+    project
+        .db()
+        .await
+        .batch_execute(
+            "insert into svc.journal_exports (identifiers, wamids, through_journal_id)
+             values (array['34600000001'], array[]::text[], (select max(id) from svc.webhook_journal))",
+        )
+        .await
+        .unwrap();
+    project
+        .wait_for_count(
+            "select count(*) from svc.journal_exports where done_at is null",
+            0,
+            15,
+        )
+        .await;
+    let exported: String = project
+        .value("select (results -> 0 -> 'events' -> 'messages' -> 0 ->> 'wamid') || '/' || jsonb_array_length(results)::text from svc.journal_exports")
+        .await;
+    assert_eq!(exported, "wamid.after/1");
+    running.stop().await;
+}

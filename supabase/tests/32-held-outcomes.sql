@@ -29,7 +29,8 @@ select queue_test.id('d' || n), 'contact', queue_test.id('c' || n), 'hola', 'tex
   from generate_series(1, 3) n;
 
 -- Re-queue 5 s after the witness's status (the default waits longer), hold 900 s.
-update svc.held_outcome_policy set hold_seconds = 900, evidence_grace_seconds = 5;
+-- Every recorded send looks for the sends it witnesses (in production: one per 200 ms).
+update svc.held_outcome_policy set hold_seconds = 900, evidence_grace_seconds = 5, witness_interval_ms = 0;
 
 create function pg_temp.reply(p_id text, p_conv text, p_text text)
 returns void language sql as $$

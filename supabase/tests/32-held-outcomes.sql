@@ -7,7 +7,7 @@
 -- pg_temp.at); the record functions and status webhooks use the transaction's now().
 begin;
 \ir fixtures/queues.sql
-select plan(39);
+select plan(43);
 
 -- The cast (keys as in fixtures/queues.sql):
 --   a001  the agent; c1 Ana, c2 Bea, c3 Carla, who wrote an hour ago; d1-d3 their conversations
@@ -146,6 +146,28 @@ select is(svc.held_outcomes() -> 'replies',
   '{"held": 3, "resolved_sent": 1, "requeued": 1, "failed_unknown": 1, "held_now": 0}'::jsonb, 'reply totals');
 select is(svc.held_outcomes() -> 'broadcasts',
   '{"held": 2, "resolved_sent": 0, "requeued": 1, "failed_unknown": 1, "held_now": 0}'::jsonb, 'broadcast totals');
+
+-- Witnesses are looked for at most every witness_interval_ms ------------------------------------
+-- Reply 109 to Ana is in flight; sends recorded 10 s after its claim witness it, but only one
+-- recorded send per interval looks (the others return at once).
+update svc.held_outcome_policy set witness_interval_ms = 200;
+update svc.witness_clock set noted_at = '-infinity';
+select pg_temp.reply('109', 'd1', 'in flight');
+select is(pg_temp.claim('s9', 2000), 'in flight', 'reply 109 is claimed and in flight');
+create function pg_temp.witness_of_109() returns text language sql as $$
+  select coalesce(witness_wamid, 'none') from svc.outbound_jobs where message_id = queue_test.id('109')
+$$;
+create function pg_temp.record_later_send(p_wamid text) returns void language sql as $$
+  select svc.note_later_send((select claimed_at + interval '10 seconds' from svc.outbound_jobs where message_id = queue_test.id('109')), p_wamid)
+$$;
+select pg_temp.record_later_send('wamid.first');
+select is(pg_temp.witness_of_109(), 'wamid.first', 'the first later send recorded makes it a witness');
+update svc.outbound_jobs set witness_wamid = null where message_id = queue_test.id('109');
+select pg_temp.record_later_send('wamid.second');
+select is(pg_temp.witness_of_109(), 'none', 'another recorded within the interval does not look');
+update svc.witness_clock set noted_at = noted_at - interval '1 second';
+select pg_temp.record_later_send('wamid.third');
+select is(pg_temp.witness_of_109(), 'wamid.third', 'one recorded after the interval does');
 
 select * from finish();
 rollback;

@@ -75,7 +75,10 @@ impl SendingSettings {
     /// The one rule every sending service keeps: a limit of at least one message a second.
     pub fn check_max_mps(&self) -> Result<(), ConfigError> {
         if self.max_mps == 0 {
-            return Err(invalid("WHATSAPP_MAX_MPS", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "WHATSAPP_MAX_MPS",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -86,20 +89,20 @@ impl SendingSettings {
     pub fn check_sender(&self, prefix: &str) -> Result<(), ConfigError> {
         self.check_max_mps()?;
         if self.probe_seconds == 0 {
-            return Err(invalid(
-                &format!("{prefix}_PROBE_SECS"),
+            return Err(ConfigError::invalid(
+                format!("{prefix}_PROBE_SECS"),
                 "must be at least 1",
             ));
         }
         if self.request_timeout.is_zero() {
-            return Err(invalid(
-                &format!("{prefix}_REQUEST_TIMEOUT_MS"),
+            return Err(ConfigError::invalid(
+                format!("{prefix}_REQUEST_TIMEOUT_MS"),
                 "must be at least 1",
             ));
         }
         if Duration::from_secs(u64::from(self.lease_seconds)) <= self.request_timeout {
-            return Err(invalid(
-                &format!("{prefix}_LEASE_SECS"),
+            return Err(ConfigError::invalid(
+                format!("{prefix}_LEASE_SECS"),
                 format!(
                     "must be longer than the request timeout ({} ms), or sends still in the air \
                      would be taken for abandoned",
@@ -134,13 +137,6 @@ impl SendingSettings {
             retry: self.retry_policy(),
             probe_seconds: self.probe_seconds,
         }
-    }
-}
-
-fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.into(),
-        reason: reason.into(),
     }
 }
 

@@ -15,6 +15,16 @@ pub enum ConfigError {
     Invalid { name: String, reason: String },
 }
 
+impl ConfigError {
+    /// The variable `name` has a value that can't be used, and why.
+    pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// A snapshot of the environment (or of a map, in tests).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -78,11 +88,23 @@ impl Env {
     {
         match self.raw(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name: name.to_owned(),
-                reason: e.to_string(),
-            }),
+            Some(v) => v
+                .parse()
+                .map_err(|e: T::Err| ConfigError::invalid(name, e.to_string())),
         }
+    }
+
+    /// A whole number of at least 1, or `default` when unset (counts, intervals).
+    pub fn at_least_one_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialEq + From<u8>,
+        T::Err: Display,
+    {
+        let value = self.parsed_or(name, default)?;
+        if value == T::from(0) {
+            return Err(ConfigError::invalid(name, "must be at least 1"));
+        }
+        Ok(value)
     }
 
     /// A value parsed by `parse`, required.
@@ -92,10 +114,7 @@ impl Env {
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Result<T, ConfigError> {
         let raw = self.required(name)?;
-        parse(&raw).map_err(|e| ConfigError::Invalid {
-            name: name.to_owned(),
-            reason: e.to_string(),
-        })
+        parse(&raw).map_err(|e| ConfigError::invalid(name, e.to_string()))
     }
 }
 

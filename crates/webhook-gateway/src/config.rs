@@ -56,34 +56,16 @@ const DAY: u64 = 86_400;
 
 impl JournalRetention {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let days = env.parsed_or("WEBHOOK_RETENTION_DAYS", 30u64)?;
+        let days = env.at_least_one_or("WEBHOOK_RETENTION_DAYS", 30u64)?;
         let failed_days = env.parsed_or("WEBHOOK_FAILED_RETENTION_DAYS", 90u64)?;
-        if days == 0 {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOK_RETENTION_DAYS".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
         if failed_days < days {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOK_FAILED_RETENTION_DAYS".into(),
-                reason: format!("must be at least WEBHOOK_RETENTION_DAYS ({days})"),
-            });
+            return Err(ConfigError::invalid(
+                "WEBHOOK_FAILED_RETENTION_DAYS",
+                format!("must be at least WEBHOOK_RETENTION_DAYS ({days})"),
+            ));
         }
-        let interval = env.parsed_or("WEBHOOK_RETENTION_INTERVAL_SECS", 3_600u64)?;
-        if interval == 0 {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOK_RETENTION_INTERVAL_SECS".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        let erasure_poll = env.parsed_or("WEBHOOK_ERASURE_POLL_SECS", 60u64)?;
-        if erasure_poll == 0 {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOK_ERASURE_POLL_SECS".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
+        let interval = env.at_least_one_or("WEBHOOK_RETENTION_INTERVAL_SECS", 3_600u64)?;
+        let erasure_poll = env.at_least_one_or("WEBHOOK_ERASURE_POLL_SECS", 60u64)?;
         Ok(Self {
             enabled: switch(env, "WEBHOOK_RETENTION")?,
             max_age: Duration::from_secs(days * DAY),
@@ -129,20 +111,10 @@ impl InvitationSettings {
         let enabled = switch(env, "INVITATION_SENDER")?;
         let auth_url = match env.optional("SUPABASE_AUTH_URL") {
             None => supabase.url.clone(),
-            Some(raw) => ProjectUrl::parse(&raw).map_err(|reason| ConfigError::Invalid {
-                name: "SUPABASE_AUTH_URL".into(),
-                reason,
-            })?,
+            Some(raw) => ProjectUrl::parse(&raw)
+                .map_err(|reason| ConfigError::invalid("SUPABASE_AUTH_URL", reason))?,
         };
-        let max_attempts = match env.parsed_or("INVITATION_MAX_ATTEMPTS", 8u32)? {
-            0 => {
-                return Err(ConfigError::Invalid {
-                    name: "INVITATION_MAX_ATTEMPTS".into(),
-                    reason: "must be at least 1".into(),
-                })
-            }
-            n => n,
-        };
+        let max_attempts = env.at_least_one_or("INVITATION_MAX_ATTEMPTS", 8u32)?;
         Ok(Self {
             enabled,
             auth_url,
@@ -183,10 +155,10 @@ fn switch(env: &Env, name: &str) -> Result<bool, ConfigError> {
     match env.optional(name).as_deref() {
         None | Some("on" | "true" | "1") => Ok(true),
         Some("off" | "false" | "0") => Ok(false),
-        Some(other) => Err(ConfigError::Invalid {
-            name: name.into(),
-            reason: format!("expected on or off, got {other:?}"),
-        }),
+        Some(other) => Err(ConfigError::invalid(
+            name,
+            format!("expected on or off, got {other:?}"),
+        )),
     }
 }
 

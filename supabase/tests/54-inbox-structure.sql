@@ -34,10 +34,10 @@ select results_eq(
      order by 1$$,
   $$values ('erase_contact(uuid)'), ('export_contact(uuid)'), ('journal_export(bigint)'),
            ('mark_conversation_read(uuid)'), ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
-           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'),
+           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'), ('private.request_template_sync()'),
            ('private.search_contact_window(text)'), ('private.search_message_window(text)'),
-           ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
-  'authenticated executes the three RPCs of the inbox and the three of data protection (60-data-protection) and their definer halves, nothing else');
+           ('request_template_sync()'), ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
+  'authenticated executes the three RPCs of the inbox, the three of data protection (60-data-protection) and request_template_sync (70-templates) and their definer halves, nothing else');
 
 select is_empty(
   $$select p.oid::regprocedure from pg_proc p

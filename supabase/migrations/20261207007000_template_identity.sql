@@ -175,20 +175,17 @@ update public.message_templates set parameters = parameters;
 
 -- Whether a template may be sent now: approved and not removed. The claim of broadcast
 -- recipients is to call it (see the README's broadcast section).
-create or replace function private.template_sendable(p_template_id uuid)
+create or replace function svc.template_sendable(p_template_id uuid)
 returns boolean
 language sql
 stable
-security definer
 set search_path = ''
 as $$
   select exists (select from public.message_templates t
                   where t.id = p_template_id and t.status = 'approved' and t.removed_at is null);
 $$;
-comment on function private.template_sendable(uuid) is
+comment on function svc.template_sendable(uuid) is
   'True when the template is approved in Meta and not removed there: only then is it sent.';
-revoke execute on function private.template_sendable(uuid) from public, anon, authenticated;
-grant execute on function private.template_sendable(uuid) to service_role;
 
 -- Access ------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 
 create table svc.template_syncs (
   id bigint generated always as identity primary key,
-  reason text not null check (reason in ('start', 'schedule', 'admin')),
+  reason text not null check (reason in ('start', 'schedule', 'admin', 'webhook')),
   -- The admin who asked (a note, not a reference: a request outlives nobody's profile).
   requested_by uuid,
   requested_at timestamptz not null default now(),
@@ -22,7 +22,7 @@ create table svc.template_syncs (
   started_at timestamptz,
   finished_at timestamptz,
   error text,
-  counts jsonb not null default '{}'::jsonb,
+  counts jsonb not null default '{"listed": 0, "created": 0, "changed": 0}'::jsonb,
   constraint template_syncs_lease_complete
     check ((lease_owner is null) = (lease_expires_at is null) and (lease_owner is null) = (started_at is null))
 );
@@ -159,7 +159,7 @@ comment on function svc.hold_template_sync(bigint, text, timestamptz) is
 -- One page of templates -------------------------------------------------------------------------
 
 -- The templates of a page as rows, one per Meta id, with the body's text.
-create or replace function private.listed_templates(p_templates jsonb)
+create or replace function svc.listed_templates(p_templates jsonb)
 returns table (wa_template_id text, wa_template_name text, language_code text, status text,
                wa_category text, quality_score text, parameter_format text, components jsonb, body text)
 language sql
@@ -176,9 +176,8 @@ as $$
     from jsonb_array_elements(p_templates) e
    order by e ->> 'id';
 $$;
-comment on function private.listed_templates(jsonb) is
+comment on function svc.listed_templates(jsonb) is
   'A page of svc.upsert_templates as rows (one per Meta template id), with the body text.';
-revoke execute on function private.listed_templates(jsonb) from public, anon, authenticated;
 
 -- p_templates: [{id, name, language, status, category, quality_score, parameter_format,
 -- components}] with Meta's values lower-cased by the worker (statuses, categories,
@@ -213,7 +212,7 @@ begin
   -- A hand-made row (or one Meta re-created under a new id) is adopted by name and language.
   update public.message_templates t
      set wa_template_id = l.wa_template_id
-    from private.listed_templates(p_templates) l
+    from svc.listed_templates(p_templates) l
    where t.wa_template_name = l.wa_template_name and t.language_code = l.language_code
      and t.wa_template_id is distinct from l.wa_template_id
      and not exists (select from public.message_templates o where o.wa_template_id = l.wa_template_id);
@@ -223,7 +222,7 @@ begin
            t.components as old_components, t.parameter_format as old_format, t.removed_at as old_removed,
            l.wa_template_id as listed_id
       from public.message_templates t
-      join private.listed_templates(p_templates) l on l.wa_template_id = t.wa_template_id
+      join svc.listed_templates(p_templates) l on l.wa_template_id = t.wa_template_id
   ), updated as (
     update public.message_templates t
        set wa_template_name = l.wa_template_name,
@@ -247,7 +246,7 @@ begin
                   is distinct from (l.status, l.wa_category, l.quality_score, l.components, l.parameter_format)
                   or old.old_removed is not null
              then p_now else t.updated_at end
-      from old, private.listed_templates(p_templates) l
+      from old, svc.listed_templates(p_templates) l
      where t.id = old.id and l.wa_template_id = old.listed_id
     returning (old.old_status, old.old_category, old.old_quality, old.old_components, old.old_format)
               is distinct from (l.status, l.wa_category, l.quality_score, l.components, l.parameter_format)
@@ -261,13 +260,13 @@ begin
   select l.wa_template_name, coalesce(l.body, ''), l.wa_template_name, l.language_code,
          l.wa_template_id, l.status, l.wa_category, l.quality_score, l.components,
          l.parameter_format, p_now, case when l.status = 'deleted' then p_now end, null
-    from private.listed_templates(p_templates) l
+    from svc.listed_templates(p_templates) l
    where not exists (select from public.message_templates t where t.wa_template_id = l.wa_template_id);
   get diagnostics v_created = row_count;
 
   update svc.template_syncs s
      set counts = jsonb_build_object(
-           'listed', coalesce((s.counts ->> 'listed')::int, 0) + (select count(*) from private.listed_templates(p_templates)),
+           'listed', coalesce((s.counts ->> 'listed')::int, 0) + (select count(*) from svc.listed_templates(p_templates)),
            'created', coalesce((s.counts ->> 'created')::int, 0) + v_created,
            'changed', coalesce((s.counts ->> 'changed')::int, 0) + v_changed)
    where s.id = p_sync_id;

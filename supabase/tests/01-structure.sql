@@ -11,7 +11,7 @@
 --
 -- Runs as role postgres (BYPASSRLS, may insert into auth.users); everything is rolled back.
 begin;
-select plan(462);
+select plan(464);
 
 -- Extensions -----------------------------------------------------------------------------
 select has_extension('extensions', 'uuid-ossp', 'extension uuid-ossp is installed in schema extensions');
@@ -139,7 +139,7 @@ select col_hasnt_default('public', 'conversations', 'first_response_time', 'conv
 
 -- messages ------------------------------------------------------------------------------
 select has_table('public', 'messages', 'table public.messages exists');
-select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id', 'template_id'], 'public.messages has exactly the designed columns');
+select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id', 'template_id', 'pricing'], 'public.messages has exactly the designed columns');
 select col_type_is('public', 'messages', 'id', 'uuid', 'messages.id is uuid');
 select col_not_null('public', 'messages', 'id', 'messages.id is not null');
 select col_default_is('public', 'messages', 'id', 'uuid_generate_v4()'::text, 'messages.id defaults to uuid_generate_v4()');
@@ -317,7 +317,7 @@ select col_default_is('public', 'broadcast_messages', 'erased_recipients', '{}':
 
 -- broadcast_recipients ------------------------------------------------------------------
 select has_table('public', 'broadcast_recipients', 'table public.broadcast_recipients exists');
-select columns_are('public', 'broadcast_recipients', array['broadcast_id', 'contact_id', 'status', 'sent_at', 'delivered_at', 'error_message', 'wa_message_id'], 'public.broadcast_recipients has exactly the designed columns');
+select columns_are('public', 'broadcast_recipients', array['broadcast_id', 'contact_id', 'status', 'sent_at', 'delivered_at', 'error_message', 'wa_message_id', 'pricing'], 'public.broadcast_recipients has exactly the designed columns');
 select col_type_is('public', 'broadcast_recipients', 'broadcast_id', 'uuid', 'broadcast_recipients.broadcast_id is uuid');
 select col_not_null('public', 'broadcast_recipients', 'broadcast_id', 'broadcast_recipients.broadcast_id is not null');
 select col_hasnt_default('public', 'broadcast_recipients', 'broadcast_id', 'broadcast_recipients.broadcast_id has no default');
@@ -745,6 +745,15 @@ select throws_ok(
   '23514', 'new row for relation "audit_log" violates check constraint "audit_log_action_check"',
   'audit_log.action rejects any other action');
 
+select throws_ok(
+  $$update public.messages set pricing = '[]'$$,
+  '23514', 'new row for relation "messages" violates check constraint "messages_pricing_object"',
+  'messages.pricing is an object (or null)');
+select throws_ok(
+  $$update public.broadcast_recipients set pricing = '"pmp"'$$,
+  '23514', 'new row for relation "broadcast_recipients" violates check constraint "broadcast_recipients_pricing_object"',
+  'broadcast_recipients.pricing is an object (or null)');
+
 -- Every CHECK constraint of schema public is one proven above.
 select set_eq(
   $$select (select relname from pg_class where oid = conrelid)::text collate "default" || '.' || conname from pg_constraint
@@ -762,6 +771,7 @@ select set_eq(
     'broadcast_messages.broadcast_messages_status_check', 'broadcast_messages.broadcast_messages_audience_check',
     'broadcast_messages.broadcast_messages_scheduled_has_time',
     'broadcast_recipients.broadcast_recipients_status_check',
+    'messages.messages_pricing_object', 'broadcast_recipients.broadcast_recipients_pricing_object',
     'invitations.invitations_role_check', 'invitations.invitations_status_check',
     'invitations.invitations_email_format', 'invitations.invitations_lease_complete',
     'audit_log.audit_log_action_check'],

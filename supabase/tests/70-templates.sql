@@ -58,8 +58,8 @@ select throws_ok($$update public.message_templates set removed_at = now() where 
   'a removed template is a deleted one');
 
 -- Sendable ----------------------------------------------------------------------------------
-select ok(private.template_sendable(access_test.id('7c')), 'an approved template is sendable');
-select ok(not private.template_sendable(access_test.id('7f')), 'a paused template is not sendable');
+select ok(svc.template_sendable(access_test.id('7c')), 'an approved template is sendable');
+select ok(not svc.template_sendable(access_test.id('7f')), 'a paused template is not sendable');
 
 -- Who sees which template -------------------------------------------------------------------
 select access_test.act_as('agent A');
@@ -129,7 +129,7 @@ select is((select status || ' ' || (removed_at is not null)::text from public.me
   'deleted true', 'a template Meta no longer has is marked deleted');
 select ok(exists (select from public.broadcast_messages where id = access_test.id('8e') and template_id = access_test.id('7e')),
   'the broadcast that referred to it still does (the row is kept)');
-select ok(not private.template_sendable(access_test.id('7e')), 'a removed template is not sendable');
+select ok(not svc.template_sendable(access_test.id('7e')), 'a removed template is not sendable');
 select access_test.act_as('agent A');
 select is(access_test.seen('public.message_templates'), '7a,7c,7d', 'agent A: removed and pending templates are hidden');
 select access_test.act_as('postgres');

@@ -3,14 +3,16 @@
 //! added after this was written are counted as ignored, never applied blindly.
 
 use serde_json::json;
-pub use svc_client::{Events, MessageEvent, StatusEvent};
-use whatsapp::{InboundMessage, MessageKind, MessagesChange, Status, StatusKind, WebhookBatch};
+pub use svc_client::{Events, MessageEvent, StatusEvent, TemplateEvent};
+use whatsapp::{
+    InboundMessage, MessageKind, MessagesChange, Status, StatusKind, TemplateCategory, WebhookBatch,
+};
 
 /// What one webhook became, with what was left out and why (for logs and metrics).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookEvents {
     pub events: Events,
-    /// Changes of other fields (template status, account updates): journaled only.
+    /// Changes of other fields (account updates, ...): journaled only.
     pub ignored_changes: usize,
     /// Items for another phone number id than ours.
     pub foreign_items: usize,
@@ -23,10 +25,16 @@ pub struct WebhookEvents {
 impl WebhookEvents {
     pub fn from_batch(batch: &WebhookBatch, phone_number_id: &str) -> Self {
         let mut out = WebhookEvents {
-            ignored_changes: batch.ignored_changes().count(),
             problems: batch.problems.len(),
             ..Default::default()
         };
+        for change in batch.ignored_changes() {
+            match whatsapp::TemplateEvent::from_change(change) {
+                Some(Ok(event)) => out.events.templates.push(template_event(&event)),
+                Some(Err(_)) => out.problems += 1,
+                None => out.ignored_changes += 1,
+            }
+        }
         for change in batch.messages_changes() {
             if change.metadata.phone_number_id != phone_number_id {
                 out.foreign_items += change.messages.len() + change.statuses.len();
@@ -46,7 +54,9 @@ impl WebhookEvents {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.messages.is_empty() && self.events.statuses.is_empty()
+        self.events.messages.is_empty()
+            && self.events.statuses.is_empty()
+            && self.events.templates.is_empty()
     }
 }
 
@@ -110,5 +120,40 @@ fn status_event(status: &Status) -> Option<StatusEvent> {
         recipient_id: status.recipient_id.clone(),
         errors: (!status.errors.is_empty()).then(|| json!(status.errors)),
         callback_data: status.biz_opaque_callback_data.clone(),
+        pricing: status.pricing_info().map(|p| json!(p)),
     })
+}
+
+fn template_event(event: &whatsapp::TemplateEvent) -> TemplateEvent {
+    let template = event.template();
+    let mut out = TemplateEvent {
+        kind: "status",
+        template_id: template.id.clone(),
+        name: template.name.clone(),
+        language: template.language.clone(),
+        status: None,
+        reason: None,
+        quality_score: None,
+        category: None,
+        impending_category: None,
+    };
+    match event {
+        whatsapp::TemplateEvent::Status { status, reason, .. } => {
+            out.status = status.as_db_str();
+            out.reason = reason.clone();
+        }
+        whatsapp::TemplateEvent::Quality { new, .. } => {
+            out.kind = "quality";
+            out.quality_score = Some(new.as_db_str());
+        }
+        whatsapp::TemplateEvent::Category { new, impending, .. } => {
+            out.kind = "category";
+            // An impending change names the current category as new_category.
+            match impending {
+                Some(future) => out.impending_category = future.as_db_str(),
+                None => out.category = TemplateCategory::as_db_str(new),
+            }
+        }
+    }
+    out
 }

@@ -13,6 +13,8 @@ pub const SIMULATOR_ADDR: &str = "127.0.0.1:54340";
 pub const AUTH_STANDIN_ADDR: &str = "127.0.0.1:54341";
 /// The business number of Meta's documented examples.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
+/// The WhatsApp Business Account of Meta's documented examples (the simulator's default).
+pub const WABA_ID: &str = "102290129340398";
 pub const ACCESS_TOKEN: &str = "local-dev-access-token";
 pub const APP_SECRET: &str = "local-dev-app-secret";
 pub const VERIFY_TOKEN: &str = "local-dev-verify-token";
@@ -37,6 +39,8 @@ pub fn service_env() -> Vec<(String, String)> {
         ("WORKER_ADDR", WORKER_ADDR),
         ("SIM_ADDR", SIMULATOR_ADDR),
         ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+        ("WHATSAPP_WABA_ID", WABA_ID),
+        ("SIM_WABA_ID", WABA_ID),
         ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN),
         ("WHATSAPP_APP_SECRET", APP_SECRET),
         ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),

@@ -9,6 +9,8 @@ use service_runtime::http::ListenSettings;
 use service_runtime::{ConfigError, Env};
 use svc_client::SupabaseSettings;
 
+use crate::template_sync::TemplateSyncSettings;
+
 /// The prefix of the broadcast sender's own variables (`BROADCAST_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "BROADCAST";
 /// The public (`WORKER_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
@@ -26,6 +28,9 @@ pub struct Settings {
     pub sending: SendingSettings,
     /// `WHATSAPP_MESSAGING_LIMIT` (default unlimited).
     pub messaging_limit: MessagingLimit,
+    /// `WHATSAPP_WABA_ID` (no template sync without it) and `TEMPLATE_SYNC_SECS`
+    /// (default 3600).
+    pub template_sync: TemplateSyncSettings,
 }
 
 /// WhatsApp's messaging limit: unique users a business may message outside a customer
@@ -87,6 +92,15 @@ impl Settings {
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
                 .parsed_or("WHATSAPP_MESSAGING_LIMIT", MessagingLimit::Unlimited)?,
+            template_sync: TemplateSyncSettings {
+                waba_id: env
+                    .optional("WHATSAPP_WABA_ID")
+                    .map(|id| id.trim().to_owned())
+                    .filter(|id| !id.is_empty()),
+                every: std::time::Duration::from_secs(
+                    env.at_least_one_or("TEMPLATE_SYNC_SECS", 3600u64)?,
+                ),
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -100,6 +114,7 @@ impl Settings {
             supabase,
             sending,
             messaging_limit: MessagingLimit::Unlimited,
+            template_sync: TemplateSyncSettings::default(),
         }
     }
 
@@ -148,6 +163,8 @@ mod tests {
         assert_eq!(s.sending.lease_seconds, 30);
         assert_eq!(s.sending.request_timeout, Duration::from_secs(10));
         assert_eq!(s.sending.probe_seconds, 30);
+        assert_eq!(s.template_sync.waba_id, None);
+        assert_eq!(s.template_sync.every, Duration::from_secs(3600));
     }
 
     #[test]
@@ -170,8 +187,12 @@ mod tests {
             ("BROADCAST_RETRY_BASE_MS", "100"),
             ("BROADCAST_MAX_RETRY_AGE_SECS", "60"),
             ("BROADCAST_PROBE_SECS", "2"),
+            ("WHATSAPP_WABA_ID", " 102290129340398 "),
+            ("TEMPLATE_SYNC_SECS", "600"),
         ]))
         .unwrap();
+        assert_eq!(s.template_sync.waba_id.as_deref(), Some("102290129340398"));
+        assert_eq!(s.template_sync.every, Duration::from_secs(600));
         assert_eq!(s.listen.addr.port(), 9100);
         assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.messaging_limit.unique_users(), Some(10_000));
@@ -240,6 +261,8 @@ mod tests {
             ("BROADCAST_LEASE_SECS", "10"),
             ("BROADCAST_PROBE_SECS", "0"),
             ("BROADCAST_REQUEST_TIMEOUT_MS", "soon"),
+            ("TEMPLATE_SYNC_SECS", "0"),
+            ("TEMPLATE_SYNC_SECS", "hourly"),
         ] {
             let err = Settings::from_env(&with(&[(name, value)])).unwrap_err();
             assert!(

@@ -10,7 +10,7 @@ use service_runtime::{BackgroundTasks, RunningService, Service};
 use svc_client::SvcClient;
 
 use crate::progress::ProgressGauges;
-use crate::{routes, scheduler, sender, Settings};
+use crate::{routes, scheduler, sender, template_sync, Settings};
 
 /// Shared by the HTTP handlers.
 pub struct AppState {
@@ -40,6 +40,13 @@ impl Application {
         let sender_settings = settings.sending.sender(owner.clone());
         let mut tasks = BackgroundTasks::default();
         tasks.spawn(scheduler::run(svc.clone(), tasks.stop_signal()));
+        tasks.spawn(template_sync::run(
+            svc.clone(),
+            graph.clone(),
+            settings.template_sync.clone(),
+            owner.clone(),
+            tasks.stop_signal(),
+        ));
         tasks.spawn(sender::run(
             svc.clone(),
             graph,

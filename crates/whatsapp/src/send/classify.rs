@@ -55,6 +55,8 @@ pub enum ErrorClass {
     ///   download / upload error,
     /// - 131049 per-user marketing cap: the reference says "don't retry soon (24 h+)
     ///   or skip"; we skip (a broadcast recipient is failed, not retried),
+    /// - 130472 the user's number is part of a marketing message experiment: marketing
+    ///   templates are not delivered to that recipient; failed, not retried,
     /// - 130497 business restricted from messaging users in the recipient's
     ///   country: it concerns that recipient's country, so it fails the message
     ///   instead of pausing the whole channel,
@@ -108,7 +110,7 @@ fn class_of_code(code: i64) -> Option<ErrorClass> {
             PauseSending
         }
         131026 | 131051 | 132000 | 132001 | 132005 | 132007 | 132012 | 132015 | 132016 | 100
-        | 131008 | 131009 | 131021 | 131052 | 131053 | 131049 | 130497 => Permanent,
+        | 131008 | 131009 | 131021 | 131052 | 131053 | 131049 | 130472 | 130497 => Permanent,
         _ => return None,
     })
 }
@@ -154,7 +156,7 @@ mod tests {
             (
                 &[
                     131026, 131051, 132000, 132001, 132005, 132007, 132012, 132015, 132016, 100,
-                    131008, 131009, 131049, 130497,
+                    131008, 131009, 131049, 130472, 130497,
                 ],
                 ErrorClass::Permanent,
             ),

@@ -26,8 +26,13 @@ pub struct Settings {
     pub supabase: SupabaseSettings,
     /// The number (`WHATSAPP_*`) and the broadcast sender's knobs (`BROADCAST_*`).
     pub sending: SendingSettings,
-    /// `WHATSAPP_MESSAGING_LIMIT` (default unlimited).
+    /// `WHATSAPP_MESSAGING_LIMIT`: when set, the limit (an override); unset, the limit
+    /// Meta announced for the portfolio is used (`learn_messaging_limit`), and this
+    /// (unlimited) only until Meta said.
     pub messaging_limit: MessagingLimit,
+    /// `true` when `WHATSAPP_MESSAGING_LIMIT` is unset: the worker reads the limit Meta
+    /// announced (`svc.messaging_limit`) at start.
+    pub learn_messaging_limit: bool,
     /// `WHATSAPP_WABA_ID` (no template sync without it) and `TEMPLATE_SYNC_SECS`
     /// (default 3600).
     pub template_sync: TemplateSyncSettings,
@@ -45,6 +50,19 @@ pub enum MessagingLimit {
 }
 
 impl MessagingLimit {
+    /// The tier of a limit Meta announced (users per 24 hours, -1 unlimited); `None` for
+    /// a number that is no tier.
+    pub fn from_announced(users: i64) -> Option<Self> {
+        match users {
+            -1 => Some(Self::Unlimited),
+            250 => Some(Self::Users250),
+            2_000 => Some(Self::Users2K),
+            10_000 => Some(Self::Users10K),
+            100_000 => Some(Self::Users100K),
+            _ => None,
+        }
+    }
+
     /// The tier's number of unique users per 24 hours; `None` when unlimited.
     pub fn unique_users(self) -> Option<u32> {
         match self {
@@ -92,6 +110,7 @@ impl Settings {
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
                 .parsed_or("WHATSAPP_MESSAGING_LIMIT", MessagingLimit::Unlimited)?,
+            learn_messaging_limit: env.optional("WHATSAPP_MESSAGING_LIMIT").is_none(),
             template_sync: TemplateSyncSettings {
                 waba_id: env
                     .optional("WHATSAPP_WABA_ID")
@@ -114,6 +133,7 @@ impl Settings {
             supabase,
             sending,
             messaging_limit: MessagingLimit::Unlimited,
+            learn_messaging_limit: false,
             template_sync: TemplateSyncSettings::default(),
         }
     }
@@ -164,6 +184,7 @@ mod tests {
         assert_eq!(s.sending.request_timeout, Duration::from_secs(10));
         assert_eq!(s.sending.probe_seconds, 30);
         assert_eq!(s.template_sync.waba_id, None);
+        assert!(s.learn_messaging_limit, "unset: learned from Meta");
         assert_eq!(s.template_sync.every, Duration::from_secs(3600));
     }
 
@@ -196,6 +217,7 @@ mod tests {
         assert_eq!(s.listen.addr.port(), 9100);
         assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.messaging_limit.unique_users(), Some(10_000));
+        assert!(!s.learn_messaging_limit, "set: an override");
         assert_eq!(s.sending.lease_seconds, 5);
         assert_eq!(s.sending.request_timeout, Duration::from_millis(1500));
         assert_eq!(s.sending.retry_base_delay, Duration::from_millis(100));
@@ -242,6 +264,15 @@ mod tests {
             assert_eq!(limit.unique_users(), users, "{raw}");
         }
         assert_eq!(MessagingLimit::Users2K.to_string(), "2000");
+        assert_eq!(
+            MessagingLimit::from_announced(-1),
+            Some(MessagingLimit::Unlimited)
+        );
+        assert_eq!(
+            MessagingLimit::from_announced(10_000),
+            Some(MessagingLimit::Users10K)
+        );
+        assert_eq!(MessagingLimit::from_announced(1_000), None);
         assert_eq!(MessagingLimit::Unlimited.to_string(), "unlimited");
         for bad in ["1000", "0", "lots", "-250"] {
             assert!(bad.parse::<MessagingLimit>().is_err(), "{bad}");

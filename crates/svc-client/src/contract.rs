@@ -21,7 +21,9 @@ use crate::read_receipts::{
     ClaimReadReceipts, RecordReadReceiptFailed, RecordReadReceiptRetry, RecordReadReceiptSent,
 };
 use crate::rpc::Rpc;
-use crate::templates::{ClaimTemplateSync, FinishTemplateSync, UpsertTemplates};
+use crate::templates::{
+    ClaimTemplateSync, FinishTemplateSync, MessagingLimitRequest, UpsertTemplates,
+};
 use crate::webhooks::{
     EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
     WebhookBacklogRequest,
@@ -37,6 +39,10 @@ pub const EXAMPLE_PHONE_NUMBER_ID: &str = "contract-phone";
 pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("analyze_broadcast_queue", "start_due_broadcasts"),
     ("apply_delivery_status", "apply_webhook_events"),
+    (
+        "apply_messaging_limit_events",
+        "the webhook applier (apply_webhook_events or its successor), with events.messaging_limits",
+    ),
     (
         "apply_template_events",
         "the webhook applier (apply_webhook_events or its successor), with events.templates",
@@ -176,6 +182,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<ClaimTemplateSync>(),
         Signature::of::<UpsertTemplates>(),
         Signature::of::<FinishTemplateSync>(),
+        Signature::of::<MessagingLimitRequest>(),
     ]
 }
 

@@ -29,7 +29,8 @@ pub use outcomes::{BroadcastOutcome, OutboundOutcome, OutcomeBatcher, RecordedOu
 pub use read_receipts::{ReadReceipt, ReceiptError};
 pub use settings::{ProjectUrl, SupabaseSettings};
 pub use templates::{
-    ClaimedTemplateSync, ListedTemplate, TemplateEvent, TemplateSyncCounts, UpsertedTemplates,
+    ClaimedTemplateSync, LearnedMessagingLimit, ListedTemplate, TemplateEvent, TemplateSyncCounts,
+    UpsertedTemplates,
 };
 pub use webhooks::{
     EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,

@@ -1,7 +1,8 @@
 //! The template sync (migration `..._template_sync.sql`): a sync is claimed under a lease,
 //! the WhatsApp Business Account's templates are written page by page, and the sync is
 //! finished (templates not listed are then marked removed). And the template events of
-//! webhooks, as `svc.apply_template_events` reads them.
+//! webhooks, as `svc.apply_template_events` reads them; and the messaging limit Meta
+//! announced (migration `..._messaging_limits.sql`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -154,7 +155,47 @@ impl Rpc for FinishTemplateSync<'_> {
     }
 }
 
+/// The messaging limit Meta announced for a number's portfolio (`svc.messaging_limit`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct LearnedMessagingLimit {
+    /// Unique users per 24 hours; -1 unlimited; `None` until Meta said.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub messaging_limit: Option<i64>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub learned_at: Option<OffsetDateTime>,
+    pub portfolio_id: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct MessagingLimitRequest<'a> {
+    p_phone_number_id: &'a str,
+}
+
+impl Rpc for MessagingLimitRequest<'_> {
+    const FUNCTION: &'static str = "messaging_limit";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_phone_number_id", "text")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = LearnedMessagingLimit;
+
+    fn example() -> Self {
+        Self {
+            p_phone_number_id: crate::contract::EXAMPLE_PHONE_NUMBER_ID,
+        }
+    }
+}
+
 impl SvcClient {
+    /// `svc.messaging_limit`: what Meta announced for `phone_number_id`'s portfolio.
+    pub async fn messaging_limit(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<LearnedMessagingLimit, SvcError> {
+        self.call(&MessagingLimitRequest {
+            p_phone_number_id: phone_number_id,
+        })
+        .await
+    }
+
     /// `svc.claim_template_sync`: queues a sync at start (`start`) or when none was
     /// asked for in `every_seconds`, and leases the next one unless another runs.
     pub async fn claim_template_sync(

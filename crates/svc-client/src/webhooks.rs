@@ -28,6 +28,10 @@ pub struct Events {
     /// Template webhooks, for `svc.apply_template_events` (left out when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<crate::TemplateEvent>,
+    /// Messaging limits announced (`svc.apply_messaging_limit_events`): `{limit}` with
+    /// the number of users, -1 for unlimited (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messaging_limits: Vec<Value>,
 }
 
 /// An inbound message.
@@ -173,6 +177,7 @@ impl Rpc for IngestWebhooks<'_> {
                 pricing: None,
             }],
             templates: Vec::new(),
+            messaging_limits: Vec::new(),
         };
         let webhooks = vec![
             IncomingWebhook {

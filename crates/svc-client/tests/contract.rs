@@ -347,6 +347,7 @@ const CALLS: &[(&str, bool)] = &[
     ("claim_template_sync", true),
     ("upsert_templates", true),
     ("finish_template_sync", true),
+    ("messaging_limit", true),
 ];
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 //! - [`templates`]: the template list (`GET /{waba-id}/message_templates`) and the
 //!   template webhooks, typed.
 //! - [`pricing`]: the `pricing` object of status webhooks, typed.
+//! - [`messaging_limit`]: the messaging limit announced by webhook.
 //! - [`mask_phone`]: phone numbers fit for logs.
 //!
 //! Facts come from Meta's WhatsApp Cloud API documentation: the webhooks reference
@@ -45,6 +46,7 @@
 //! ```
 
 pub mod handshake;
+pub mod messaging_limit;
 pub mod pricing;
 pub mod send;
 pub mod signature;
@@ -52,6 +54,7 @@ pub mod templates;
 pub mod webhook;
 
 pub use handshake::{verify_subscription, HandshakeError};
+pub use messaging_limit::MessagingLimitTier;
 pub use pricing::Pricing;
 pub use send::{
     classify, is_business_scoped_user_id, parse_retry_after, rate_limit_scope, ErrorClass,

@@ -197,3 +197,33 @@ async fn without_a_waba_id_nothing_is_synced() {
     );
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_configured_limit_the_worker_sends_under_the_limit_meta_announced() {
+    let w = spawn_world(300).await;
+    w.contacts("3465100", 260, &["vip"], "active", false).await;
+    // Meta announced 250 for the portfolio (business_capability_update, as the gateway
+    // hands it over).
+    w.project
+        .db()
+        .await
+        .batch_execute(
+            "select svc.apply_messaging_limit_events('[{\"limit\":250,\"field\":\"business_capability_update\"}]')",
+        )
+        .await
+        .unwrap();
+    let _worker = w.start_worker_with(|s| s.learn_messaging_limit = true);
+    let id = w.schedule_tags("promo_vip", &["vip"]).await;
+    w.project
+        .wait_for_count(
+            &format!("select count(*) from public.broadcast_messages where id = '{id}' and status_detail like 'waiting: messaging limit of 250 unique users%'"),
+            1,
+            60,
+        )
+        .await;
+    assert_eq!(
+        w.recipients(&id, "sent").await,
+        250,
+        "no one beyond the learned limit"
+    );
+}

@@ -29,6 +29,12 @@ impl WebhookEvents {
             ..Default::default()
         };
         for change in batch.ignored_changes() {
+            if let Some(limit) = whatsapp::MessagingLimitTier::from_change(change) {
+                out.events
+                    .messaging_limits
+                    .push(json!({"limit": limit.as_db_value(), "field": change.field}));
+                continue;
+            }
             match whatsapp::TemplateEvent::from_change(change) {
                 Some(Ok(event)) => out.events.templates.push(template_event(&event)),
                 Some(Err(_)) => out.problems += 1,
@@ -57,6 +63,7 @@ impl WebhookEvents {
         self.events.messages.is_empty()
             && self.events.statuses.is_empty()
             && self.events.templates.is_empty()
+            && self.events.messaging_limits.is_empty()
     }
 }
 
@@ -156,4 +163,68 @@ fn template_event(event: &whatsapp::TemplateEvent) -> TemplateEvent {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(changes: serde_json::Value) -> WebhookBatch {
+        let body = json!({"object": "whatsapp_business_account",
+                          "entry": [{"id": "102290129340398", "changes": changes}]});
+        WebhookBatch::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn template_webhooks_and_limits_become_events_and_other_fields_stay_ignored() {
+        let events = WebhookEvents::from_batch(
+            &batch(json!([
+                {"field": "message_template_status_update",
+                 "value": {"event": "PAUSED", "message_template_id": 9001, "message_template_name": "promo",
+                           "message_template_language": "es", "reason": "LOW_QUALITY"}},
+                {"field": "template_category_update",
+                 "value": {"message_template_id": 9001, "correct_category": "MARKETING", "new_category": "UTILITY"}},
+                {"field": "message_template_quality_update",
+                 "value": {"message_template_id": 9001, "new_quality_score": "RED"}},
+                {"field": "business_capability_update",
+                 "value": {"max_daily_conversations_per_business": 10000}},
+                {"field": "message_template_status_update", "value": {"event": "APPROVED"}},
+                {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+            ])),
+            "106540352242922",
+        );
+        assert_eq!(
+            serde_json::to_value(&events.events.templates).unwrap(),
+            json!([
+                {"kind": "status", "template_id": "9001", "name": "promo", "language": "es",
+                 "status": "paused", "reason": "LOW_QUALITY", "quality_score": null,
+                 "category": null, "impending_category": null},
+                {"kind": "category", "template_id": "9001", "name": null, "language": null,
+                 "status": null, "reason": null, "quality_score": null,
+                 "category": null, "impending_category": "marketing"},
+                {"kind": "quality", "template_id": "9001", "name": null, "language": null,
+                 "status": null, "reason": null, "quality_score": "red",
+                 "category": null, "impending_category": null}
+            ])
+        );
+        assert_eq!(
+            events.events.messaging_limits,
+            vec![json!({"limit": 10000, "field": "business_capability_update"})]
+        );
+        assert_eq!(events.problems, 1, "a status webhook without a template id");
+        assert_eq!(
+            events.ignored_changes, 1,
+            "account_update stays journaled only"
+        );
+        assert!(!events.is_empty());
+        let serialized = serde_json::to_value(&events.events).unwrap();
+        assert!(serialized.get("templates").is_some());
+        let plain = WebhookEvents::from_batch(&batch(json!([])), "106540352242922");
+        let serialized = serde_json::to_value(&plain.events).unwrap();
+        assert_eq!(
+            serialized,
+            json!({"messages": [], "statuses": []}),
+            "without template events the events keep their former shape"
+        );
+    }
 }

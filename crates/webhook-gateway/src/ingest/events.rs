@@ -219,6 +219,23 @@ mod tests {
         assert!(!events.is_empty());
         let serialized = serde_json::to_value(&events.events).unwrap();
         assert!(serialized.get("templates").is_some());
+        let priced = WebhookEvents::from_batch(
+            &batch(json!([{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "statuses": [
+                {"id": "wamid.P1", "status": "sent", "timestamp": "1764064800", "recipient_id": "34600000001",
+                 "pricing": {"billable": true, "pricing_model": "PMP", "category": "MARKETING", "type": "regular"}},
+                {"id": "wamid.P2", "status": "read", "timestamp": "1764064801", "recipient_id": "34600000001"}
+            ]}}])),
+            "106540352242922",
+        );
+        let statuses = serde_json::to_value(&priced.events.statuses).unwrap();
+        assert_eq!(
+            statuses[0]["pricing"],
+            json!({"billable": true, "pricing_model": "pmp", "category": "marketing", "type": "regular"})
+        );
+        assert!(statuses[1].get("pricing").is_none(), "no pricing, no key");
         let plain = WebhookEvents::from_batch(&batch(json!([])), "106540352242922");
         let serialized = serde_json::to_value(&plain.events).unwrap();
         assert_eq!(

@@ -11,7 +11,7 @@
 --
 -- Runs as role postgres (BYPASSRLS, may insert into auth.users); everything is rolled back.
 begin;
-select plan(456);
+select plan(464);
 
 -- Extensions -----------------------------------------------------------------------------
 select has_extension('extensions', 'uuid-ossp', 'extension uuid-ossp is installed in schema extensions');
@@ -139,7 +139,7 @@ select col_hasnt_default('public', 'conversations', 'first_response_time', 'conv
 
 -- messages ------------------------------------------------------------------------------
 select has_table('public', 'messages', 'table public.messages exists');
-select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id', 'template_id'], 'public.messages has exactly the designed columns');
+select columns_are('public', 'messages', array['id', 'conversation_id', 'sender_type', 'sender_id', 'content', 'message_type', 'status', 'media_url', 'metadata', 'created_at', 'delivered_at', 'read_at', 'error_data', 'reply_to_message_id', 'wa_message_id', 'template_id', 'pricing'], 'public.messages has exactly the designed columns');
 select col_type_is('public', 'messages', 'id', 'uuid', 'messages.id is uuid');
 select col_not_null('public', 'messages', 'id', 'messages.id is not null');
 select col_default_is('public', 'messages', 'id', 'uuid_generate_v4()'::text, 'messages.id defaults to uuid_generate_v4()');
@@ -245,7 +245,7 @@ select col_hasnt_default('public', 'notes', 'updated_at', 'notes.updated_at has 
 
 -- message_templates ---------------------------------------------------------------------
 select has_table('public', 'message_templates', 'table public.message_templates exists');
-select columns_are('public', 'message_templates', array['id', 'name', 'content', 'category', 'created_by', 'created_at', 'updated_at', 'wa_template_name', 'language_code', 'parameters'], 'public.message_templates has exactly the designed columns');
+select columns_are('public', 'message_templates', array['id', 'name', 'content', 'category', 'created_by', 'created_at', 'updated_at', 'wa_template_name', 'language_code', 'parameters', 'wa_template_id', 'status', 'status_reason', 'wa_category', 'quality_score', 'components', 'parameter_format', 'parameter_layout', 'synced_at', 'removed_at'], 'public.message_templates has exactly the designed columns (Meta''s identity and state: issue 16)');
 select col_type_is('public', 'message_templates', 'id', 'uuid', 'message_templates.id is uuid');
 select col_not_null('public', 'message_templates', 'id', 'message_templates.id is not null');
 select col_default_is('public', 'message_templates', 'id', 'uuid_generate_v4()'::text, 'message_templates.id defaults to uuid_generate_v4()');
@@ -317,7 +317,7 @@ select col_default_is('public', 'broadcast_messages', 'erased_recipients', '{}':
 
 -- broadcast_recipients ------------------------------------------------------------------
 select has_table('public', 'broadcast_recipients', 'table public.broadcast_recipients exists');
-select columns_are('public', 'broadcast_recipients', array['broadcast_id', 'contact_id', 'status', 'sent_at', 'delivered_at', 'error_message', 'wa_message_id'], 'public.broadcast_recipients has exactly the designed columns');
+select columns_are('public', 'broadcast_recipients', array['broadcast_id', 'contact_id', 'status', 'sent_at', 'delivered_at', 'error_message', 'wa_message_id', 'pricing'], 'public.broadcast_recipients has exactly the designed columns');
 select col_type_is('public', 'broadcast_recipients', 'broadcast_id', 'uuid', 'broadcast_recipients.broadcast_id is uuid');
 select col_not_null('public', 'broadcast_recipients', 'broadcast_id', 'broadcast_recipients.broadcast_id is not null');
 select col_hasnt_default('public', 'broadcast_recipients', 'broadcast_id', 'broadcast_recipients.broadcast_id has no default');
@@ -601,6 +601,30 @@ select throws_ok(
   '23514', 'new row for relation "message_templates" violates check constraint "message_templates_parameters_check"',
   'message_templates.parameters rejects a non-array');
 select throws_ok(
+  $$insert into public.message_templates (name, content, status) values ('Mala', 'x', 'enabled')$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_status"',
+  'message_templates: status is one of Meta''s template statuses');
+select throws_ok(
+  $$insert into public.message_templates (name, content, wa_category) values ('Mala', 'x', 'promo')$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_wa_category"',
+  'message_templates: wa_category is marketing, utility or authentication');
+select throws_ok(
+  $$insert into public.message_templates (name, content, quality_score) values ('Mala', 'x', 'blue')$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_quality_score"',
+  'message_templates: quality_score is green, yellow, red or unknown');
+select throws_ok(
+  $$insert into public.message_templates (name, content, components) values ('Mala', 'x', '{}')$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_components_array"',
+  'message_templates: components is an array');
+select throws_ok(
+  $$insert into public.message_templates (name, content, parameter_format) values ('Mala', 'x', 'numbered')$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_parameter_format"',
+  'message_templates: parameter_format is positional or named');
+select throws_ok(
+  $$insert into public.message_templates (name, content, removed_at) values ('Mala', 'x', now())$$,
+  '23514', 'new row for relation "message_templates" violates check constraint "message_templates_removed_is_deleted"',
+  'message_templates: a removed template has status deleted');
+select throws_ok(
   $$insert into public.message_templates (name, content, wa_template_name) values ('Sin idioma', 'x', 'sin_idioma')$$,
   '23514', 'new row for relation "message_templates" violates check constraint "message_templates_identity_complete"',
   'message_templates rejects a wa_template_name without language_code');
@@ -721,6 +745,15 @@ select throws_ok(
   '23514', 'new row for relation "audit_log" violates check constraint "audit_log_action_check"',
   'audit_log.action rejects any other action');
 
+select throws_ok(
+  $$update public.messages set pricing = '[]'$$,
+  '23514', 'new row for relation "messages" violates check constraint "messages_pricing_object"',
+  'messages.pricing is an object (or null)');
+select throws_ok(
+  $$update public.broadcast_recipients set pricing = '"pmp"'$$,
+  '23514', 'new row for relation "broadcast_recipients" violates check constraint "broadcast_recipients_pricing_object"',
+  'broadcast_recipients.pricing is an object (or null)');
+
 -- Every CHECK constraint of schema public is one proven above.
 select set_eq(
   $$select (select relname from pg_class where oid = conrelid)::text collate "default" || '.' || conname from pg_constraint
@@ -732,9 +765,13 @@ select set_eq(
     'messages.messages_sender_type_check', 'messages.messages_message_type_check', 'messages.messages_status_check',
     'messages.messages_template_id_only_for_templates',
     'message_templates.message_templates_parameters_check', 'message_templates.message_templates_identity_complete',
+    'message_templates.message_templates_status', 'message_templates.message_templates_wa_category',
+    'message_templates.message_templates_quality_score', 'message_templates.message_templates_components_array',
+    'message_templates.message_templates_parameter_format', 'message_templates.message_templates_removed_is_deleted',
     'broadcast_messages.broadcast_messages_status_check', 'broadcast_messages.broadcast_messages_audience_check',
     'broadcast_messages.broadcast_messages_scheduled_has_time',
     'broadcast_recipients.broadcast_recipients_status_check',
+    'messages.messages_pricing_object', 'broadcast_recipients.broadcast_recipients_pricing_object',
     'invitations.invitations_role_check', 'invitations.invitations_status_check',
     'invitations.invitations_email_format', 'invitations.invitations_lease_complete',
     'audit_log.audit_log_action_check'],

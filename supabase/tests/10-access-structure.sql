@@ -35,7 +35,7 @@ select results_eq(
     ('labels', 'UPDATE', 'Admins can update labels'),
     ('message_templates', 'DELETE', 'Admins can delete templates'),
     ('message_templates', 'INSERT', 'Admins can create templates'),
-    ('message_templates', 'SELECT', 'Active users can read templates'),
+    ('message_templates', 'SELECT', 'Active users can read sendable templates, admins every one'),
     ('message_templates', 'UPDATE', 'Admins can update templates'),
     ('messages', 'INSERT', 'Users can queue replies in the conversations they see'),
     ('messages', 'SELECT', 'Users can read the messages of the conversations they see'),

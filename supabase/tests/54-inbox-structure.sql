@@ -32,12 +32,14 @@ select results_eq(
        and has_function_privilege('authenticated', p.oid, 'EXECUTE')
        and p.proname not in ('active_user_id', 'current_role_bypasses_rls', 'is_active_user', 'is_admin')
      order by 1$$,
-  $$values ('erase_contact(uuid)'), ('export_contact(uuid)'), ('journal_export(bigint)'),
-           ('mark_conversation_read(uuid)'), ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
-           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'),
+  $$values ('billing_by_broadcast(uuid)'), ('billing_by_day(date,date)'),
+           ('erase_contact(uuid)'), ('export_contact(uuid)'), ('journal_export(bigint)'),
+           ('mark_conversation_read(uuid)'), ('private.billing_by_broadcast(uuid)'), ('private.billing_by_day(date,date)'),
+           ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
+           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'), ('private.request_template_sync()'),
            ('private.search_contact_window(text)'), ('private.search_message_window(text)'),
-           ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
-  'authenticated executes the three RPCs of the inbox and the three of data protection (60-data-protection) and their definer halves, nothing else');
+           ('request_template_sync()'), ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
+  'authenticated executes the three RPCs of the inbox, the three of data protection (60-data-protection) request_template_sync (70-templates) and the two of billing (71-template-events-and-pricing) and their definer halves, nothing else');
 
 select is_empty(
   $$select p.oid::regprocedure from pg_proc p

@@ -113,6 +113,7 @@ export type Database = {
           contact_id: string
           delivered_at: string | null
           error_message: string | null
+          pricing: Json | null
           sent_at: string | null
           status: string | null
           wa_message_id: string | null
@@ -122,6 +123,7 @@ export type Database = {
           contact_id: string
           delivered_at?: string | null
           error_message?: string | null
+          pricing?: Json | null
           sent_at?: string | null
           status?: string | null
           wa_message_id?: string | null
@@ -131,6 +133,7 @@ export type Database = {
           contact_id?: string
           delivered_at?: string | null
           error_message?: string | null
+          pricing?: Json | null
           sent_at?: string | null
           status?: string | null
           wa_message_id?: string | null
@@ -428,38 +431,68 @@ export type Database = {
       message_templates: {
         Row: {
           category: string | null
+          components: NonNullable<Json>
           content: string
           created_at: string | null
           created_by: string | null
           id: string
           language_code: string | null
           name: string
+          parameter_format: string
+          parameter_layout: NonNullable<Json>
           parameters: NonNullable<Json>
+          quality_score: string | null
+          removed_at: string | null
+          status: string
+          status_reason: string | null
+          synced_at: string | null
           updated_at: string | null
+          wa_category: string | null
+          wa_template_id: string | null
           wa_template_name: string | null
         }
         Insert: {
           category?: string | null
+          components?: NonNullable<Json>
           content: string
           created_at?: string | null
           created_by?: string | null
           id?: string
           language_code?: string | null
           name: string
+          parameter_format?: string
+          parameter_layout?: NonNullable<Json>
           parameters?: NonNullable<Json>
+          quality_score?: string | null
+          removed_at?: string | null
+          status?: string
+          status_reason?: string | null
+          synced_at?: string | null
           updated_at?: string | null
+          wa_category?: string | null
+          wa_template_id?: string | null
           wa_template_name?: string | null
         }
         Update: {
           category?: string | null
+          components?: NonNullable<Json>
           content?: string
           created_at?: string | null
           created_by?: string | null
           id?: string
           language_code?: string | null
           name?: string
+          parameter_format?: string
+          parameter_layout?: NonNullable<Json>
           parameters?: NonNullable<Json>
+          quality_score?: string | null
+          removed_at?: string | null
+          status?: string
+          status_reason?: string | null
+          synced_at?: string | null
           updated_at?: string | null
+          wa_category?: string | null
+          wa_template_id?: string | null
           wa_template_name?: string | null
         }
         Relationships: [
@@ -483,6 +516,7 @@ export type Database = {
           media_url: string | null
           message_type: string
           metadata: Json | null
+          pricing: Json | null
           read_at: string | null
           reply_to_message_id: string | null
           sender_id: string
@@ -501,6 +535,7 @@ export type Database = {
           media_url?: string | null
           message_type: string
           metadata?: Json | null
+          pricing?: Json | null
           read_at?: string | null
           reply_to_message_id?: string | null
           sender_id: string
@@ -519,6 +554,7 @@ export type Database = {
           media_url?: string | null
           message_type?: string
           metadata?: Json | null
+          pricing?: Json | null
           read_at?: string | null
           reply_to_message_id?: string | null
           sender_id?: string
@@ -640,6 +676,25 @@ export type Database = {
       [_ in never]: never
     }
     Functions: {
+      billing_by_broadcast: {
+        Args: { p_broadcast_id: string }
+        Returns: {
+          billable: number
+          broadcast_id: string
+          category: string
+          free: number
+          unpriced: number
+        }[]
+      }
+      billing_by_day: {
+        Args: { p_from: string; p_to: string }
+        Returns: {
+          billable: number
+          category: string
+          day: string
+          free: number
+        }[]
+      }
       erase_contact: { Args: { p_contact_id: string }; Returns: Json }
       export_contact: { Args: { p_contact_id: string }; Returns: Json }
       journal_export: { Args: { p_export_id: number }; Returns: Json }
@@ -664,6 +719,10 @@ export type Database = {
           isOneToOne: true
           isSetofReturn: false
         }
+      }
+      request_template_sync: {
+        Args: Record<PropertyKey, never>
+        Returns: number
       }
       search_contacts: {
         Args: { p_limit?: number; p_offset?: number; p_query: string }
@@ -704,6 +763,7 @@ export type Database = {
           media_url: string | null
           message_type: string
           metadata: Json | null
+          pricing: Json | null
           read_at: string | null
           reply_to_message_id: string | null
           sender_id: string

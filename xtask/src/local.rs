@@ -13,6 +13,11 @@ pub const SIMULATOR_ADDR: &str = "127.0.0.1:54340";
 pub const AUTH_STANDIN_ADDR: &str = "127.0.0.1:54341";
 /// The business number of Meta's documented examples.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
+/// The WhatsApp Business Account of Meta's documented examples (the simulator's default).
+/// The worker gets no `WHATSAPP_WABA_ID` locally: the seed's hand-made templates are not
+/// the simulator's, and a sync would mark them removed. Export
+/// `WHATSAPP_WABA_ID=102290129340398` before `cargo xtask up` to try the sync.
+pub const WABA_ID: &str = "102290129340398";
 pub const ACCESS_TOKEN: &str = "local-dev-access-token";
 pub const APP_SECRET: &str = "local-dev-app-secret";
 pub const VERIFY_TOKEN: &str = "local-dev-verify-token";
@@ -37,6 +42,7 @@ pub fn service_env() -> Vec<(String, String)> {
         ("WORKER_ADDR", WORKER_ADDR),
         ("SIM_ADDR", SIMULATOR_ADDR),
         ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+        ("SIM_WABA_ID", WABA_ID),
         ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN),
         ("WHATSAPP_APP_SECRET", APP_SECRET),
         ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),

@@ -78,6 +78,8 @@ enum BenchWhat {
     Outbound,
     /// Broadcasts: 100,000 recipients at 80/s (60-s slice) and 1,000/s against the simulator.
     Broadcast,
+    /// The template sync: 500 templates listed page by page by the simulator.
+    Templates,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +111,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Broadcast,
         } => bench::broadcast::run(),
+        Command::Bench {
+            what: BenchWhat::Templates,
+        } => bench::templates::run(),
         Command::Demo => demo::run(),
         Command::Types => {
             let layout = testkit::layout::Layout::discover();

@@ -9,6 +9,8 @@ use service_runtime::http::ListenSettings;
 use service_runtime::{ConfigError, Env};
 use svc_client::SupabaseSettings;
 
+use crate::template_sync::TemplateSyncSettings;
+
 /// The prefix of the broadcast sender's own variables (`BROADCAST_LEASE_SECS`, ...).
 pub const SENDER_PREFIX: &str = "BROADCAST";
 /// The public (`WORKER_ADDR`, on 0.0.0.0) and admin (`ADMIN_ADDR`, on 127.0.0.1) ports when
@@ -24,8 +26,16 @@ pub struct Settings {
     pub supabase: SupabaseSettings,
     /// The number (`WHATSAPP_*`) and the broadcast sender's knobs (`BROADCAST_*`).
     pub sending: SendingSettings,
-    /// `WHATSAPP_MESSAGING_LIMIT` (default unlimited).
+    /// `WHATSAPP_MESSAGING_LIMIT`: when set, the limit (an override); unset, the limit
+    /// Meta announced for the portfolio is used (`learn_messaging_limit`), and this
+    /// (unlimited) only until Meta said.
     pub messaging_limit: MessagingLimit,
+    /// `true` when `WHATSAPP_MESSAGING_LIMIT` is unset: the worker reads the limit Meta
+    /// announced (`svc.messaging_limit`) at start.
+    pub learn_messaging_limit: bool,
+    /// `WHATSAPP_WABA_ID` (no template sync without it) and `TEMPLATE_SYNC_SECS`
+    /// (default 3600).
+    pub template_sync: TemplateSyncSettings,
 }
 
 /// WhatsApp's messaging limit: unique users a business may message outside a customer
@@ -40,6 +50,19 @@ pub enum MessagingLimit {
 }
 
 impl MessagingLimit {
+    /// The tier of a limit Meta announced (users per 24 hours, -1 unlimited); `None` for
+    /// a number that is no tier.
+    pub fn from_announced(users: i64) -> Option<Self> {
+        match users {
+            -1 => Some(Self::Unlimited),
+            250 => Some(Self::Users250),
+            2_000 => Some(Self::Users2K),
+            10_000 => Some(Self::Users10K),
+            100_000 => Some(Self::Users100K),
+            _ => None,
+        }
+    }
+
     /// The tier's number of unique users per 24 hours; `None` when unlimited.
     pub fn unique_users(self) -> Option<u32> {
         match self {
@@ -87,6 +110,16 @@ impl Settings {
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             messaging_limit: env
                 .parsed_or("WHATSAPP_MESSAGING_LIMIT", MessagingLimit::Unlimited)?,
+            learn_messaging_limit: env.optional("WHATSAPP_MESSAGING_LIMIT").is_none(),
+            template_sync: TemplateSyncSettings {
+                waba_id: env
+                    .optional("WHATSAPP_WABA_ID")
+                    .map(|id| id.trim().to_owned())
+                    .filter(|id| !id.is_empty()),
+                every: std::time::Duration::from_secs(
+                    env.at_least_one_or("TEMPLATE_SYNC_SECS", 3600u64)?,
+                ),
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -100,6 +133,8 @@ impl Settings {
             supabase,
             sending,
             messaging_limit: MessagingLimit::Unlimited,
+            learn_messaging_limit: false,
+            template_sync: TemplateSyncSettings::default(),
         }
     }
 
@@ -148,6 +183,9 @@ mod tests {
         assert_eq!(s.sending.lease_seconds, 30);
         assert_eq!(s.sending.request_timeout, Duration::from_secs(10));
         assert_eq!(s.sending.probe_seconds, 30);
+        assert_eq!(s.template_sync.waba_id, None);
+        assert!(s.learn_messaging_limit, "unset: learned from Meta");
+        assert_eq!(s.template_sync.every, Duration::from_secs(3600));
     }
 
     #[test]
@@ -170,11 +208,16 @@ mod tests {
             ("BROADCAST_RETRY_BASE_MS", "100"),
             ("BROADCAST_MAX_RETRY_AGE_SECS", "60"),
             ("BROADCAST_PROBE_SECS", "2"),
+            ("WHATSAPP_WABA_ID", " 102290129340398 "),
+            ("TEMPLATE_SYNC_SECS", "600"),
         ]))
         .unwrap();
+        assert_eq!(s.template_sync.waba_id.as_deref(), Some("102290129340398"));
+        assert_eq!(s.template_sync.every, Duration::from_secs(600));
         assert_eq!(s.listen.addr.port(), 9100);
         assert_eq!(s.listen.admin_addr, SocketAddr::from(([10, 0, 0, 5], 9101)));
         assert_eq!(s.messaging_limit.unique_users(), Some(10_000));
+        assert!(!s.learn_messaging_limit, "set: an override");
         assert_eq!(s.sending.lease_seconds, 5);
         assert_eq!(s.sending.request_timeout, Duration::from_millis(1500));
         assert_eq!(s.sending.retry_base_delay, Duration::from_millis(100));
@@ -221,6 +264,15 @@ mod tests {
             assert_eq!(limit.unique_users(), users, "{raw}");
         }
         assert_eq!(MessagingLimit::Users2K.to_string(), "2000");
+        assert_eq!(
+            MessagingLimit::from_announced(-1),
+            Some(MessagingLimit::Unlimited)
+        );
+        assert_eq!(
+            MessagingLimit::from_announced(10_000),
+            Some(MessagingLimit::Users10K)
+        );
+        assert_eq!(MessagingLimit::from_announced(1_000), None);
         assert_eq!(MessagingLimit::Unlimited.to_string(), "unlimited");
         for bad in ["1000", "0", "lots", "-250"] {
             assert!(bad.parse::<MessagingLimit>().is_err(), "{bad}");
@@ -240,6 +292,8 @@ mod tests {
             ("BROADCAST_LEASE_SECS", "10"),
             ("BROADCAST_PROBE_SECS", "0"),
             ("BROADCAST_REQUEST_TIMEOUT_MS", "soon"),
+            ("TEMPLATE_SYNC_SECS", "0"),
+            ("TEMPLATE_SYNC_SECS", "hourly"),
         ] {
             let err = Settings::from_env(&with(&[(name, value)])).unwrap_err();
             assert!(

@@ -10,7 +10,7 @@ use service_runtime::{BackgroundTasks, RunningService, Service};
 use svc_client::SvcClient;
 
 use crate::progress::ProgressGauges;
-use crate::{routes, scheduler, sender, Settings};
+use crate::{messaging_limit, routes, scheduler, sender, template_sync, Settings};
 
 /// Shared by the HTTP handlers.
 pub struct AppState {
@@ -40,13 +40,33 @@ impl Application {
         let sender_settings = settings.sending.sender(owner.clone());
         let mut tasks = BackgroundTasks::default();
         tasks.spawn(scheduler::run(svc.clone(), tasks.stop_signal()));
-        tasks.spawn(sender::run(
+        tasks.spawn(template_sync::run(
             svc.clone(),
-            graph,
-            sender_settings,
-            settings.messaging_limit.unique_users(),
+            graph.clone(),
+            settings.template_sync.clone(),
+            owner.clone(),
             tasks.stop_signal(),
         ));
+        let (limit_svc, phone_number_id) =
+            (svc.clone(), settings.sending.graph.phone_number_id.clone());
+        let (configured, learn) = (settings.messaging_limit, settings.learn_messaging_limit);
+        let sender_stop = tasks.stop_signal();
+        tasks.spawn(async move {
+            let limit = if learn {
+                messaging_limit::learned_or(&limit_svc, &phone_number_id, configured).await
+            } else {
+                configured
+            };
+            tracing::info!(messaging_limit = %limit, learned = learn, "messaging limit");
+            sender::run(
+                limit_svc,
+                graph,
+                sender_settings,
+                limit.unique_users(),
+                sender_stop,
+            )
+            .await
+        });
 
         let state = web::Data::new(AppState {
             svc,
@@ -62,7 +82,7 @@ impl Application {
             .run();
         let admin = admin_server_with_state(admin, state, routes::admin)?;
         tracing::info!(port, admin_port, %owner, max_mps = settings.sending.max_mps,
-            messaging_limit = %settings.messaging_limit, "broadcast worker started");
+            "broadcast worker started");
         let servers = Servers::new(public, admin);
         Ok(Service::new(
             "broadcast worker",

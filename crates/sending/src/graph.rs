@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use service_runtime::{ConfigError, Env, Secret};
-use whatsapp::{ErrorClass, GraphError, OutboundRequest, SendResponse};
+use whatsapp::{
+    ErrorClass, GraphError, OutboundRequest, SendResponse, TemplateListError, TemplatePage,
+    TEMPLATE_LIST_FIELDS,
+};
 
 /// Meta's Graph API.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
@@ -84,9 +87,26 @@ pub enum SendOutcome {
     Unknown { reason: String },
 }
 
+/// Why a page of templates could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateListFailure {
+    /// No answer (connection, timeout).
+    #[error("the Graph API did not answer: {0}")]
+    Unreachable(String),
+    /// Meta answered with an error (e.g. 400 code 100 for an unknown WABA id, 190 for
+    /// the token).
+    #[error("the Graph API answered HTTP {http_status}{}", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
+    Rejected { http_status: u16, code: Option<i64> },
+    /// A 2xx that is not a template list.
+    #[error(transparent)]
+    Invalid(#[from] TemplateListError),
+}
+
 #[derive(Debug, Clone)]
 pub struct GraphClient {
     http: reqwest::Client,
+    /// `{base}/{version}`.
+    api_url: String,
     messages_url: String,
     access_token: Secret,
 }
@@ -100,6 +120,11 @@ impl GraphClient {
             .build()?;
         Ok(Self {
             http,
+            api_url: format!(
+                "{}/{}",
+                settings.base_url.trim_end_matches('/'),
+                settings.api_version
+            ),
             messages_url: format!(
                 "{}/{}/{}/messages",
                 settings.base_url.trim_end_matches('/'),
@@ -167,6 +192,43 @@ impl GraphClient {
             error,
             retry_after,
         }
+    }
+}
+
+impl GraphClient {
+    /// GET /{version}/{waba-id}/message_templates: one page of at most `limit`
+    /// templates, after the cursor `after` (the first page when `None`).
+    pub async fn list_templates(
+        &self,
+        waba_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<TemplatePage, TemplateListFailure> {
+        let limit = limit.to_string();
+        let mut query = vec![("fields", TEMPLATE_LIST_FIELDS), ("limit", limit.as_str())];
+        if let Some(after) = after {
+            query.push(("after", after));
+        }
+        let response = self
+            .http
+            .get(format!("{}/{waba_id}/message_templates", self.api_url))
+            .bearer_auth(self.access_token.expose())
+            .query(&query)
+            .send()
+            .await
+            .map_err(|e| TemplateListFailure::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| TemplateListFailure::Unreachable(e.to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err(TemplateListFailure::Rejected {
+                http_status: status,
+                code: GraphError::parse(&body).and_then(|e| e.code),
+            });
+        }
+        Ok(TemplatePage::parse(&body)?)
     }
 }
 

@@ -21,6 +21,9 @@ use crate::read_receipts::{
     ClaimReadReceipts, RecordReadReceiptFailed, RecordReadReceiptRetry, RecordReadReceiptSent,
 };
 use crate::rpc::Rpc;
+use crate::templates::{
+    ClaimTemplateSync, FinishTemplateSync, MessagingLimitRequest, UpsertTemplates,
+};
 use crate::webhooks::{
     EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
     WebhookBacklogRequest,
@@ -36,6 +39,14 @@ pub const EXAMPLE_PHONE_NUMBER_ID: &str = "contract-phone";
 pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("analyze_broadcast_queue", "start_due_broadcasts"),
     ("apply_delivery_status", "apply_webhook_events"),
+    (
+        "apply_messaging_limit_events",
+        "the webhook applier (apply_webhook_events or its successor), with events.messaging_limits",
+    ),
+    (
+        "apply_template_events",
+        "the webhook applier (apply_webhook_events or its successor), with events.templates",
+    ),
     ("apply_early_statuses", "the record_*_sent functions"),
     (
         "apply_webhook_events",
@@ -57,10 +68,15 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "the claim functions, the record_* functions, apply_delivery_status",
     ),
     (
+        "hold_template_sync",
+        "upsert_templates, finish_template_sync",
+    ),
+    (
         "ingest_webhook",
         "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
     ),
     ("is_transient_error", "journal_and_apply"),
+    ("listed_templates", "upsert_templates"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
     ("missing_evidence", "the claim functions"),
     (
@@ -73,6 +89,10 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("record_broadcast_retry", "record_broadcast_outcomes"),
     ("record_broadcast_sent", "record_broadcast_outcomes"),
     ("record_outbound_failed", "record_outbound_outcomes"),
+    (
+        "record_pricing",
+        "the status applier (apply_webhook_events or its successor), with events.statuses",
+    ),
     ("record_outbound_retry", "record_outbound_outcomes"),
     ("record_outbound_sent", "record_outbound_outcomes"),
     (
@@ -81,6 +101,10 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ),
     ("status_rank", "apply_delivery_status"),
     ("take_send_tokens", "the claim functions"),
+    (
+        "template_sendable",
+        "the claim of broadcast recipients (to be wired in), pgTAP",
+    ),
     (
         "upsert_contact_for_sender",
         "ingest_webhooks, apply_webhook_events",
@@ -155,6 +179,10 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<RecordReadReceiptSent>(),
         Signature::of::<RecordReadReceiptRetry>(),
         Signature::of::<RecordReadReceiptFailed>(),
+        Signature::of::<ClaimTemplateSync>(),
+        Signature::of::<UpsertTemplates>(),
+        Signature::of::<FinishTemplateSync>(),
+        Signature::of::<MessagingLimitRequest>(),
     ]
 }
 

@@ -17,6 +17,7 @@ mod outcomes;
 mod read_receipts;
 mod rpc;
 mod settings;
+pub mod templates;
 mod webhooks;
 
 pub use broadcasts::{BroadcastProgress, ClaimedRecipient, CompletedBroadcasts, StartedBroadcast};
@@ -27,6 +28,10 @@ pub use outbound::{ClaimedJob, HeldCounts, HeldOutcomes, OutboundStatus, Sending
 pub use outcomes::{BroadcastOutcome, OutboundOutcome, OutcomeBatcher, RecordedOutcome};
 pub use read_receipts::{ReadReceipt, ReceiptError};
 pub use settings::{ProjectUrl, SupabaseSettings};
+pub use templates::{
+    ClaimedTemplateSync, LearnedMessagingLimit, ListedTemplate, TemplateEvent, TemplateSyncCounts,
+    UpsertedTemplates,
+};
 pub use webhooks::{
     EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,
     ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,

@@ -25,6 +25,13 @@ pub struct IncomingWebhook {
 pub struct Events {
     pub messages: Vec<MessageEvent>,
     pub statuses: Vec<StatusEvent>,
+    /// Template webhooks, for `svc.apply_template_events` (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<crate::TemplateEvent>,
+    /// Messaging limits announced (`svc.apply_messaging_limit_events`): `{limit}` with
+    /// the number of users, -1 for unlimited (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messaging_limits: Vec<Value>,
 }
 
 /// An inbound message.
@@ -52,6 +59,10 @@ pub struct StatusEvent {
     pub recipient_id: Option<String>,
     pub errors: Option<Value>,
     pub callback_data: Option<String>,
+    /// `{billable, pricing_model, category, type}` (lower case) when the status carries
+    /// per-message pricing, for `svc.record_pricing` (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Value>,
 }
 
 /// What became of one stored webhook (`svc.journal_and_apply`'s answer).
@@ -163,7 +174,10 @@ impl Rpc for IngestWebhooks<'_> {
                 recipient_id: Some("34600000099".into()),
                 errors: None,
                 callback_data: None,
+                pricing: None,
             }],
+            templates: Vec::new(),
+            messaging_limits: Vec::new(),
         };
         let webhooks = vec![
             IncomingWebhook {

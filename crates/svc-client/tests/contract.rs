@@ -344,6 +344,10 @@ const CALLS: &[(&str, bool)] = &[
     ("record_read_receipt_sent", true),
     ("record_read_receipt_retry", true),
     ("record_read_receipt_failed", true),
+    ("claim_template_sync", true),
+    ("upsert_templates", true),
+    ("finish_template_sync", true),
+    ("messaging_limit", true),
 ];
 
 #[tokio::test]

@@ -17,6 +17,7 @@
 //! | `DELETE /_sim/faults` | | 204; no faults |
 //! | `GET /_sim/templates` | | `[TemplateSpec]` |
 //! | `POST /_sim/templates` | `TemplateSpec` `{name, language, category?, body_params?}` | 201 |
+//! | `POST /_sim/templates/change` | `TemplateChange` `{name, language, status?, reason?, category?}` | the `TemplateSpec` now; sends the template webhooks |
 //! | `GET /_sim/config` | | `RuntimeConfig` |
 //! | `PATCH /_sim/config` | `ConfigPatch` `{webhook_url?, max_mps?, status_webhooks?, enforce_window?}` | `RuntimeConfig` |
 //! | `POST /_sim/reset` | | 204; recorder, faults and windows back to the start |
@@ -62,6 +63,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::delete().to(clear_faults))
             .route("/templates", web::get().to(templates))
             .route("/templates", web::post().to(add_template))
+            .route("/templates/change", web::post().to(change_template))
             .route("/config", web::get().to(config))
             .route("/config", web::patch().to(patch_config))
             .route("/reset", web::post().to(reset)),
@@ -167,6 +169,17 @@ async fn add_template(state: web::Data<Shared>, spec: web::Json<TemplateSpec>) -
     }
     crate::server::add_template(&state, spec.clone());
     HttpResponse::Created().json(spec)
+}
+
+async fn change_template(
+    state: web::Data<Shared>,
+    change: web::Json<crate::config::TemplateChange>,
+) -> HttpResponse {
+    let shared: Arc<Shared> = state.into_inner();
+    match crate::server::change_template(&shared, change.into_inner()) {
+        Ok(spec) => HttpResponse::Ok().json(spec),
+        Err(e) => bad_request(e),
+    }
 }
 
 async fn config(state: web::Data<Shared>) -> HttpResponse {

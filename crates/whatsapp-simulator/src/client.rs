@@ -223,6 +223,15 @@ impl SimulatorClient {
             .map(|_| ())
     }
 
+    /// `POST /_sim/templates/change`: Meta changes a template (and sends its webhooks).
+    pub async fn change_template(
+        &self,
+        change: &crate::config::TemplateChange,
+    ) -> Result<TemplateSpec, SimulatorError> {
+        self.send_json(reqwest::Method::POST, "/templates/change", change)
+            .await
+    }
+
     /// `GET /_sim/config`.
     pub async fn config(&self) -> Result<RuntimeConfig, SimulatorError> {
         self.get("/config").await

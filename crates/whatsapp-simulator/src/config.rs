@@ -34,10 +34,27 @@ pub struct TemplateSpec {
     /// 132000). `None` accepts any number.
     #[serde(default)]
     pub body_params: Option<usize>,
+    /// Meta's status (`APPROVED`, `PAUSED`, `DISABLED`, `REJECTED`, `PENDING`, ...): only
+    /// approved templates are sent (a paused one answers 132015, a disabled one 132016,
+    /// any other 132001).
+    #[serde(default = "default_status")]
+    pub status: String,
+    /// Meta's template id in the list and webhooks; derived from name and language when
+    /// unset.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The components listed by `GET /{waba-id}/message_templates`; when unset, one BODY
+    /// with `body_params` positional placeholders.
+    #[serde(default)]
+    pub components: Option<Vec<serde_json::Value>>,
 }
 
 fn default_category() -> String {
     "utility".into()
+}
+
+fn default_status() -> String {
+    "APPROVED".into()
 }
 
 impl TemplateSpec {
@@ -48,7 +65,60 @@ impl TemplateSpec {
             language: language.into(),
             category: default_category(),
             body_params: None,
+            status: default_status(),
+            id: None,
+            components: None,
         }
+    }
+
+    /// The same template with another Meta status (`PAUSED`, ...).
+    pub fn with_status(mut self, status: impl Into<String>) -> Self {
+        self.status = status.into();
+        self
+    }
+
+    /// The same template with these components.
+    pub fn with_components(mut self, components: Vec<serde_json::Value>) -> Self {
+        self.components = Some(components);
+        self
+    }
+
+    /// Meta's id of this template: `id`, else a number derived from name and language
+    /// (stable across runs).
+    pub fn meta_id(&self) -> String {
+        if let Some(id) = &self.id {
+            return id.clone();
+        }
+        // FNV-1a, 15 digits like Meta's ids.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.name.bytes().chain([0]).chain(self.language.bytes()) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        (100_000_000_000_000 + hash % 900_000_000_000_000).to_string()
+    }
+
+    /// The template as `GET /{waba-id}/message_templates` lists it.
+    pub fn list_entry(&self) -> serde_json::Value {
+        let components = self.components.clone().unwrap_or_else(|| {
+            let placeholders: Vec<String> = (1..=self.body_params.unwrap_or(0))
+                .map(|i| format!("{{{{{i}}}}}"))
+                .collect();
+            vec![serde_json::json!({
+                "type": "BODY",
+                "text": format!("{} {}", self.name, placeholders.join(" ")).trim_end().to_owned()
+            })]
+        });
+        serde_json::json!({
+            "id": self.meta_id(),
+            "name": self.name,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category.to_ascii_uppercase(),
+            "parameter_format": "POSITIONAL",
+            "quality_score": {"score": "GREEN", "date": 1_764_064_800},
+            "components": components,
+        })
     }
 
     /// The same template in another category (`marketing`, `utility`, `authentication`).
@@ -80,6 +150,24 @@ impl TemplateSpec {
             )),
         }
     }
+}
+
+/// A change of a known template, as Meta makes them on its own (`POST
+/// /_sim/templates/change`): its status and/or its category. Each change sends its
+/// webhook (`message_template_status_update`, `template_category_update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateChange {
+    pub name: String,
+    pub language: String,
+    /// The new status (`APPROVED`, `PAUSED`, `DISABLED`, `REJECTED`, ...).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Meta's reason for the status change (e.g. `LOW_QUALITY`); `NONE` when unset.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The new category (`marketing`, `utility`, `authentication`).
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// The templates a simulator knows unless told otherwise: `hello_world`/`en_US`,

@@ -19,6 +19,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/{version}/{phone_number_id}/messages").route(web::post().to(messages)),
     );
+    cfg.service(
+        web::resource("/{version}/{waba_id}/message_templates")
+            .route(web::get().to(crate::template_list::message_templates)),
+    );
 }
 
 /// What a request turned into.
@@ -130,7 +134,7 @@ fn handle(
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     if let Some(h) = req.headers().get("authorization") {
         let h = h.to_str().ok()?.trim();
         let (scheme, token) = h.split_once(' ')?;
@@ -250,8 +254,8 @@ fn accept(shared: &Arc<Shared>, send: SendRequest) -> Result<HttpResponse, MetaE
             .templates
             .iter()
             .find(|k| k.name == t.name && k.language == t.language);
-        let Some(known) = known else {
-            return Err(MetaError::coded(
+        let not_found = || {
+            MetaError::coded(
                 StatusCode::NOT_FOUND,
                 132_001,
                 title_of(132_001),
@@ -259,8 +263,31 @@ fn accept(shared: &Arc<Shared>, send: SendRequest) -> Result<HttpResponse, MetaE
                     "template name ({}) does not exist in {}",
                     t.name, t.language
                 ),
-            ));
+            )
         };
+        let Some(known) = known else {
+            return Err(not_found());
+        };
+        match known.status.to_ascii_uppercase().as_str() {
+            "APPROVED" => {}
+            "PAUSED" => {
+                return Err(MetaError::coded(
+                    StatusCode::BAD_REQUEST,
+                    132_015,
+                    title_of(132_015),
+                    format!("template {} is paused because of low quality", t.name),
+                ))
+            }
+            "DISABLED" => {
+                return Err(MetaError::coded(
+                    StatusCode::BAD_REQUEST,
+                    132_016,
+                    title_of(132_016),
+                    format!("template {} is disabled because of low quality", t.name),
+                ))
+            }
+            _ => return Err(not_found()),
+        }
         if let Some(expected) = known.body_params.filter(|n| *n != t.body_params) {
             return Err(MetaError::coded(
                 StatusCode::BAD_REQUEST,

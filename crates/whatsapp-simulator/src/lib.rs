@@ -12,6 +12,10 @@
 //! - **Meta's rules**: the 24-hour customer service window (131047 for
 //!   non-templates), a throughput limit per phone number over a sliding
 //!   1-second window (400 code 130429), approved templates only (132001).
+//! - **Templates**: `GET /{version}/{waba-id}/message_templates` with cursor paging;
+//!   a template's status or category changed on command sends the matching
+//!   `message_template_status_update` / `template_category_update` webhook; a paused
+//!   template answers 132015, a disabled one 132016.
 //! - **Status webhooks** (sent, delivered, read; configurable delays, duplicates,
 //!   reordering, batching), signed with `X-Hub-Signature-256` over the exact
 //!   bytes, retried on non-2xx like Meta; **inbound injection** of a customer's
@@ -51,13 +55,14 @@ mod recorder;
 mod request;
 mod server;
 mod state;
+mod template_list;
 mod timefmt;
 mod webhooks;
 
 pub use admin::WindowRequest;
 pub use client::SimulatorClient;
 pub use config::{
-    default_templates, SimulatorConfig, StatusWebhooks, TemplateSpec, DEFAULT_ADDR,
+    default_templates, SimulatorConfig, StatusWebhooks, TemplateChange, TemplateSpec, DEFAULT_ADDR,
     DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_MAX_MPS, DEFAULT_WABA_ID,
 };
 pub use error::SimulatorError;

@@ -110,6 +110,9 @@ pub enum WebhookKind {
     Status,
     /// An injected inbound message.
     Inbound,
+    /// A template's status or category changed (`message_template_status_update`,
+    /// `template_category_update`).
+    Template,
 }
 
 /// One webhook POST attempt (`GET /_sim/webhooks`).

@@ -306,6 +306,15 @@ impl SimulatorHandle {
         add_template(&self.shared, template);
     }
 
+    /// Changes a template's status and/or category as Meta would, and sends the matching
+    /// webhooks (in the background, retried like Meta); the template as it is now.
+    pub fn change_template(
+        &self,
+        change: crate::config::TemplateChange,
+    ) -> Result<TemplateSpec, SimulatorError> {
+        change_template(&self.shared, change)
+    }
+
     /// Stops serving (in-flight requests get 2 s) and stops sending webhooks.
     pub async fn stop(&self) {
         self.shared.stopped.store(true, Ordering::Relaxed);
@@ -342,6 +351,64 @@ pub(crate) fn add_template(shared: &Shared, template: TemplateSpec) {
         .templates
         .retain(|t| !(t.name == template.name && t.language == template.language));
     inner.templates.push(template);
+}
+
+pub(crate) fn change_template(
+    shared: &Arc<Shared>,
+    change: crate::config::TemplateChange,
+) -> Result<TemplateSpec, SimulatorError> {
+    let (before, after) = {
+        let mut inner = shared.lock();
+        let t = inner
+            .templates
+            .iter_mut()
+            .find(|t| t.name == change.name && t.language == change.language)
+            .ok_or_else(|| {
+                SimulatorError::InvalidRequest(format!(
+                    "no template {} in {}",
+                    change.name, change.language
+                ))
+            })?;
+        let before = t.clone();
+        if let Some(status) = &change.status {
+            t.status = status.to_ascii_uppercase();
+        }
+        if let Some(category) = &change.category {
+            t.category = category.to_ascii_lowercase();
+        }
+        (before, t.clone())
+    };
+    let id: i64 = after.meta_id().parse().unwrap_or_default();
+    let mut payloads = Vec::new();
+    if change.status.is_some() {
+        payloads.push(crate::webhooks::account_change_payload(
+            shared,
+            "message_template_status_update",
+            serde_json::json!({
+                "event": after.status,
+                "message_template_id": id,
+                "message_template_name": after.name,
+                "message_template_language": after.language,
+                "message_template_category": after.category.to_ascii_uppercase(),
+                "reason": change.reason.clone().unwrap_or_else(|| "NONE".into()),
+            }),
+        ));
+    }
+    if change.category.is_some() {
+        payloads.push(crate::webhooks::account_change_payload(
+            shared,
+            "template_category_update",
+            serde_json::json!({
+                "message_template_id": id,
+                "message_template_name": after.name,
+                "message_template_language": after.language,
+                "previous_category": before.category.to_ascii_uppercase(),
+                "new_category": after.category.to_ascii_uppercase(),
+            }),
+        ));
+    }
+    crate::webhooks::deliver_template_changes(shared, payloads);
+    Ok(after)
 }
 
 pub(crate) async fn inject(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use crate::recorder::{WebhookDelivery, WebhookKind};
@@ -179,6 +180,40 @@ pub(crate) fn inbound_payload(
             "messages": [Value::Object(message)]
         }),
     )
+}
+
+/// A WhatsApp Business Account change of another field than `messages` (template
+/// webhooks).
+pub(crate) fn account_change_payload(shared: &Shared, field: &str, value: Value) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": shared.waba_id,
+            "time": OffsetDateTime::now_utc().unix_timestamp(),
+            "changes": [{ "value": value, "field": field }]
+        }]
+    })
+}
+
+/// Sends template webhooks in the background (in order, each retried like Meta).
+pub(crate) fn deliver_template_changes(shared: &Arc<Shared>, payloads: Vec<Value>) {
+    let s = Arc::clone(shared);
+    shared.runtime.spawn(async move {
+        for payload in payloads {
+            let (body, signature) = signed_body(&s, &payload);
+            let target = Target {
+                kind: WebhookKind::Template,
+                wamids: Vec::new(),
+                statuses: Vec::new(),
+            };
+            if !post_once(&s, &target, &body, &signature, 1)
+                .await
+                .succeeded()
+            {
+                retry(Arc::clone(&s), target, body, signature).await;
+            }
+        }
+    });
 }
 
 /// The body to send and its `X-Hub-Signature-256`, over exactly those bytes.

@@ -8,6 +8,10 @@
 //!   explicit.
 //! - [`send`]: outbound request bodies, the send response and Graph error
 //!   envelope, [`ErrorClass`] by error code, and the [`RetryPolicy`].
+//! - [`templates`]: the template list (`GET /{waba-id}/message_templates`) and the
+//!   template webhooks, typed.
+//! - [`pricing`]: the `pricing` object of status webhooks, typed.
+//! - [`messaging_limit`]: the messaging limit announced by webhook.
 //! - [`mask_phone`]: phone numbers fit for logs.
 //!
 //! Facts come from Meta's WhatsApp Cloud API documentation: the webhooks reference
@@ -42,17 +46,26 @@
 //! ```
 
 pub mod handshake;
+pub mod messaging_limit;
+pub mod pricing;
 pub mod send;
 pub mod signature;
+pub mod templates;
 pub mod webhook;
 
 pub use handshake::{verify_subscription, HandshakeError};
+pub use messaging_limit::MessagingLimitTier;
+pub use pricing::Pricing;
 pub use send::{
     classify, is_business_scoped_user_id, parse_retry_after, rate_limit_scope, ErrorClass,
     GraphError, Jitter, MarkReadResponse, OutboundMessage, OutboundRequest, RateLimitScope,
     ResponseError, RetryPolicy, SendResponse,
 };
 pub use signature::{escape_non_ascii, sign, verify_signature, SignatureError, SIGNATURE_HEADER};
+pub use templates::{
+    MessageTemplate, QualityScore, TemplateCategory, TemplateEvent, TemplateListError,
+    TemplatePage, TemplateRef, TemplateStatus, TEMPLATE_LIST_FIELDS,
+};
 pub use webhook::{
     Change, Contact, Entry, ErrorDetail, IgnoredChange, InboundMessage, InteractiveReply,
     ItemProblem, Media, MessageContext, MessageKind, MessagesChange, Metadata, Order, ParseError,

@@ -7,3 +7,4 @@ pub mod outbound;
 pub mod processes;
 pub mod report;
 pub mod rls;
+pub mod templates;

@@ -9,5 +9,6 @@ mod helpers;
 mod inbound;
 mod rules;
 mod send;
+mod templates;
 mod validation;
 mod webhooks;

@@ -21,6 +21,10 @@ pub enum ErrorClass {
     /// - 4 app request limit, 80007 account rate limit,
     /// - 1, 2, 131000, 131016 unknown / service unavailable / something went wrong,
     ///   131057 account in maintenance mode, 133004 server temporarily unavailable,
+    /// - 132015 template paused: Meta pauses a template for low quality for 3 hours
+    ///   (6 the second time) and then approves it again or disables it; a send that met
+    ///   the pause waits for it instead of failing (broadcasts stop claiming a paused
+    ///   template's recipients meanwhile),
     /// - with no known code: HTTP 5xx, 429 and 408.
     Retryable,
     /// 131047: more than 24 hours since the user's last message. Permanent for
@@ -47,14 +51,15 @@ pub enum ErrorClass {
     ///
     /// - 131026 undeliverable (not on WhatsApp, blocked us, old app),
     /// - 131051 unsupported message type,
-    /// - 132000, 132001, 132005, 132007, 132012, 132015, 132016 template problems
-    ///   (parameter count, missing template, too long, policy, format, paused,
-    ///   disabled),
+    /// - 132000, 132001, 132005, 132007, 132012, 132016 template problems
+    ///   (parameter count, missing template, too long, policy, format, disabled),
     /// - 100 invalid parameter, 131008 required parameter missing, 131009 parameter
     ///   value invalid, 131021 recipient is the sender, 131052 / 131053 media
     ///   download / upload error,
     /// - 131049 per-user marketing cap: the reference says "don't retry soon (24 h+)
     ///   or skip"; we skip (a broadcast recipient is failed, not retried),
+    /// - 130472 the user's number is part of a marketing message experiment: marketing
+    ///   templates are not delivered to that recipient; failed, not retried,
     /// - 130497 business restricted from messaging users in the recipient's
     ///   country: it concerns that recipient's country, so it fails the message
     ///   instead of pausing the whole channel,
@@ -101,14 +106,16 @@ pub fn classify(code: Option<i64>, http_status: Option<u16>) -> ErrorClass {
 fn class_of_code(code: i64) -> Option<ErrorClass> {
     use ErrorClass::*;
     Some(match code {
-        130429 | 131056 | 4 | 80007 | 1 | 2 | 131000 | 131016 | 131057 | 133004 => Retryable,
+        130429 | 131056 | 4 | 80007 | 1 | 2 | 131000 | 131016 | 131057 | 133004 | 132015 => {
+            Retryable
+        }
         131047 => WindowClosed,
         131050 => OptedOut,
         0 | 3 | 10 | 190 | 200..=299 | 368 | 131031 | 131048 | 131042 | 131037 | 133010 => {
             PauseSending
         }
-        131026 | 131051 | 132000 | 132001 | 132005 | 132007 | 132012 | 132015 | 132016 | 100
-        | 131008 | 131009 | 131021 | 131052 | 131053 | 131049 | 130497 => Permanent,
+        131026 | 131051 | 132000 | 132001 | 132005 | 132007 | 132012 | 132016 | 100 | 131008
+        | 131009 | 131021 | 131052 | 131053 | 131049 | 130472 | 130497 => Permanent,
         _ => return None,
     })
 }
@@ -145,7 +152,7 @@ mod tests {
         let table: &[(&[i64], ErrorClass)] = &[
             (
                 &[
-                    130429, 131056, 4, 80007, 1, 2, 131000, 131016, 131057, 133004,
+                    130429, 131056, 4, 80007, 1, 2, 131000, 131016, 131057, 133004, 132015,
                 ],
                 ErrorClass::Retryable,
             ),
@@ -153,8 +160,8 @@ mod tests {
             (&[131050], ErrorClass::OptedOut),
             (
                 &[
-                    131026, 131051, 132000, 132001, 132005, 132007, 132012, 132015, 132016, 100,
-                    131008, 131009, 131049, 130497,
+                    131026, 131051, 132000, 132001, 132005, 132007, 132012, 132016, 100, 131008,
+                    131009, 131049, 130472, 130497,
                 ],
                 ErrorClass::Permanent,
             ),

@@ -13,6 +13,7 @@ use crate::client::Ping;
 use crate::invitations::{
     ClaimInvitations, RecordInvitationFailed, RecordInvitationRetry, RecordInvitationSent,
 };
+use crate::media::{ClaimMediaFetches, RecordMediaFailed, RecordMediaRetry, RecordMediaStored};
 use crate::outbound::{
     ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
 };
@@ -59,6 +60,10 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     (
         "ingest_webhook",
         "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
+    ),
+    (
+        "fail_media_fetch",
+        "record_media_retry, record_media_failed",
     ),
     ("is_transient_error", "journal_and_apply"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
@@ -155,6 +160,10 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<RecordReadReceiptSent>(),
         Signature::of::<RecordReadReceiptRetry>(),
         Signature::of::<RecordReadReceiptFailed>(),
+        Signature::of::<ClaimMediaFetches>(),
+        Signature::of::<RecordMediaStored>(),
+        Signature::of::<RecordMediaRetry>(),
+        Signature::of::<RecordMediaFailed>(),
     ]
 }
 

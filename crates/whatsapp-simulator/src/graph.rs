@@ -130,7 +130,7 @@ fn handle(
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     if let Some(h) = req.headers().get("authorization") {
         let h = h.to_str().ok()?.trim();
         let (scheme, token) = h.split_once(' ')?;
@@ -145,7 +145,7 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
-fn valid_version(version: &str) -> bool {
+pub(crate) fn valid_version(version: &str) -> bool {
     version
         .strip_prefix('v')
         .and_then(|v| v.split_once('.'))

@@ -6,5 +6,6 @@ mod health;
 mod helpers;
 mod ingestion;
 mod invitations;
+mod media;
 mod security;
 mod sending;

@@ -13,7 +13,9 @@ use crate::client::Ping;
 use crate::invitations::{
     ClaimInvitations, RecordInvitationFailed, RecordInvitationRetry, RecordInvitationSent,
 };
-use crate::media::{ClaimMediaFetches, RecordMediaFailed, RecordMediaRetry, RecordMediaStored};
+use crate::media::{
+    ClaimMediaFetches, ConfigureMediaLinks, RecordMediaFailed, RecordMediaRetry, RecordMediaStored,
+};
 use crate::outbound::{
     ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
 };
@@ -164,6 +166,7 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<RecordMediaStored>(),
         Signature::of::<RecordMediaRetry>(),
         Signature::of::<RecordMediaFailed>(),
+        Signature::of::<ConfigureMediaLinks>(),
     ]
 }
 

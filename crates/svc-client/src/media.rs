@@ -184,7 +184,49 @@ impl Rpc for RecordMediaFailed<'_> {
     }
 }
 
+#[derive(Serialize)]
+pub(crate) struct ConfigureMediaLinks<'a> {
+    p_secret: &'a str,
+    p_base_url: &'a str,
+    p_ttl_seconds: u32,
+}
+
+impl Rpc for ConfigureMediaLinks<'_> {
+    const FUNCTION: &'static str = "configure_media_links";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_secret", "text"),
+        ("p_base_url", "text"),
+        ("p_ttl_seconds", "integer"),
+    ];
+    const RETURNS: &'static str = "boolean";
+    type Answer = bool;
+
+    fn example() -> Self {
+        Self {
+            p_secret: "contract-test-media-link-secret-32chars",
+            p_base_url: "http://127.0.0.1:8080",
+            p_ttl_seconds: 300,
+        }
+    }
+}
+
 impl SvcClient {
+    /// `svc.configure_media_links`: the key of signed media links (`MEDIA_LINK_SECRET`),
+    /// the gateway's public URL and the links' lifetime; true when they changed.
+    pub async fn configure_media_links(
+        &self,
+        secret: &str,
+        base_url: &str,
+        ttl_seconds: u32,
+    ) -> Result<bool, SvcError> {
+        self.call(&ConfigureMediaLinks {
+            p_secret: secret,
+            p_base_url: base_url,
+            p_ttl_seconds: ttl_seconds,
+        })
+        .await
+    }
+
     /// `svc.claim_media_fetches`: due media fetches, leased to `owner`.
     pub async fn claim_media_fetches(
         &self,

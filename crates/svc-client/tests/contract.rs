@@ -352,6 +352,7 @@ const CALLS: &[(&str, bool)] = &[
     ("record_media_stored", true),
     ("record_media_retry", true),
     ("record_media_failed", true),
+    ("configure_media_links", true),
 ];
 
 #[tokio::test]

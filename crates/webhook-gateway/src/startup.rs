@@ -74,6 +74,22 @@ impl Application {
             tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
         }
         let media_store = crate::media::MediaStore::open(&settings.media.store)?;
+        if let Some(secret) = settings.media.link_secret.clone() {
+            let public_url = settings
+                .media
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}", ports.0));
+            tasks.spawn(crate::media::configure_links(
+                svc.clone(),
+                secret,
+                public_url,
+                settings.media.link_ttl,
+                tasks.stop_signal(),
+            ));
+        } else {
+            tracing::warn!("MEDIA_LINK_SECRET is unset: media links are neither minted nor served");
+        }
         if settings.media.fetcher {
             let fetcher = crate::media::fetcher::Fetcher {
                 svc: svc.clone(),

@@ -236,3 +236,213 @@ async fn media_meta_no_longer_has_fails_visibly_on_the_message() {
         "{error}"
     );
 }
+
+/// An active agent (a profile made by the auth.users trigger); answers their id.
+async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
+    t.project
+        .db()
+        .await
+        .execute(
+            &format!("insert into auth.users (id, email, raw_app_meta_data) values ('{id}', '{email}', '{{\"role\":\"agent\"}}')"),
+            &[],
+        )
+        .await
+        .unwrap();
+    id.parse().unwrap()
+}
+
+async fn assign(t: &MediaSetup, message_id: &str, agent: uuid::Uuid) {
+    t.project
+        .db()
+        .await
+        .execute(
+            &format!("update public.conversations set assigned_agent_id = '{agent}' where id = (select conversation_id from public.messages where id = '{message_id}')"),
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// `public.media_link` through PostgREST as `user`: the answer's status and body.
+async fn mint(t: &MediaSetup, user: uuid::Uuid, message_id: &str) -> (u16, serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/rest/v1/rpc/media_link",
+            t.project.supabase_url()
+        ))
+        .header("apikey", t.project.anon_key())
+        .bearer_auth(t.project.keys().user_token(user))
+        .json(&json!({ "p_message_id": message_id }))
+        .send()
+        .await
+        .unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().await.unwrap_or_default(),
+    )
+}
+
+fn link_key() -> webhook_gateway::media::links::LinkKey {
+    let settings = webhook_gateway::media::MediaSettings::for_tests(PathBuf::new());
+    webhook_gateway::media::links::LinkKey::new(settings.link_secret.unwrap())
+}
+
+#[tokio::test]
+async fn a_link_minted_for_the_assigned_agent_streams_the_file_with_ranges() {
+    let t = spawn_media().await;
+    let a = agent(&t, "00000000-0000-0000-0000-00000000a101", "a@test.local").await;
+    let mut pdf = InboundMedia::new(SampleKind::Document);
+    pdf.filename = Some("factura.pdf".into());
+    let (photo, photo_media) = t
+        .inject("34600555010", InboundMedia::new(SampleKind::Image))
+        .await;
+    let (document, _) = t.inject("34600555010", pdf).await;
+    assert_eq!(t.media_status(&photo).await, "stored");
+    assert_eq!(t.media_status(&document).await, "stored");
+    assign(&t, &photo, a).await;
+    let bytes = t.sim.media_bytes(&photo_media).unwrap();
+    let size = bytes.len();
+
+    let (status, link) = mint(&t, a, &photo).await;
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/media/{photo}?exp=", t.address)),
+        "{url}"
+    );
+    let http = reqwest::Client::new();
+    let whole = http.get(url).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["content-type"], "image/png");
+    assert_eq!(whole.headers()["content-length"], size.to_string().as_str());
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    assert_eq!(whole.headers()["content-disposition"], "inline");
+    assert_eq!(whole.bytes().await.unwrap(), bytes);
+
+    let part = http
+        .get(url)
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 10-19/{size}").as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap(), bytes.slice(10..20));
+    let tail = http
+        .get(url)
+        .header("Range", "bytes=-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(tail.bytes().await.unwrap(), bytes.slice(size - 7..));
+    let past = http
+        .get(url)
+        .header("Range", format!("bytes={size}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{size}").as_str()
+    );
+
+    let (status, link) = mint(&t, a, &document).await;
+    assert_eq!(status, 200, "{link}");
+    let pdf = http
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        pdf.headers()["content-disposition"],
+        "attachment; filename=\"factura.pdf\"; filename*=UTF-8''factura.pdf"
+    );
+}
+
+#[tokio::test]
+async fn forged_expired_and_foreign_links_are_refused_and_fileless_messages_are_404() {
+    let t = spawn_media().await;
+    let a = agent(&t, "00000000-0000-0000-0000-00000000a102", "a2@test.local").await;
+    let b = agent(&t, "00000000-0000-0000-0000-00000000a103", "b2@test.local").await;
+    let (photo, _) = t
+        .inject("34600555011", InboundMedia::new(SampleKind::Image))
+        .await;
+    assert_eq!(t.media_status(&photo).await, "stored");
+    assign(&t, &photo, a).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let address = t.address.clone();
+        async move {
+            http.get(format!("{address}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let id: uuid::Uuid = photo.parse().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let key = link_key();
+
+    // The test's key is the gateway's: a fresh link with it is served.
+    let exp = now + 60;
+    assert_eq!(
+        get(format!("/media/{id}?exp={exp}&sig={}", key.sign(id, exp))).await,
+        200
+    );
+    // Expired.
+    let old = now - 1;
+    assert_eq!(
+        get(format!("/media/{id}?exp={old}&sig={}", key.sign(id, old))).await,
+        403
+    );
+    // Forged: another expiry, another message, a tampered or missing signature.
+    let sig = key.sign(id, exp);
+    assert_eq!(
+        get(format!("/media/{id}?exp={}&sig={sig}", exp + 3600)).await,
+        403
+    );
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(
+        get(format!("/media/{other}?exp={exp}&sig={sig}")).await,
+        403
+    );
+    let tampered = format!(
+        "{}{}",
+        &sig[..63],
+        if sig.ends_with('0') { '1' } else { '0' }
+    );
+    assert_eq!(
+        get(format!("/media/{id}?exp={exp}&sig={tampered}")).await,
+        403
+    );
+    assert_eq!(get(format!("/media/{id}?exp={exp}")).await, 403);
+    assert_eq!(get(format!("/media/{id}")).await, 403);
+    assert_eq!(get("/media/not-a-uuid?exp=1&sig=00".into()).await, 403);
+    // A valid link to a message with no stored file.
+    assert_eq!(
+        get(format!(
+            "/media/{other}?exp={exp}&sig={}",
+            key.sign(other, exp)
+        ))
+        .await,
+        404
+    );
+
+    // Agent B can't mint a link to agent A's attachment; once the conversation is theirs
+    // they can, and agent A no longer.
+    let (status, _) = mint(&t, b, &photo).await;
+    assert_ne!(status, 200);
+    assign(&t, &photo, b).await;
+    assert_eq!(mint(&t, b, &photo).await.0, 200);
+    assert_ne!(mint(&t, a, &photo).await.0, 200);
+}

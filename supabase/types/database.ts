@@ -665,6 +665,7 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      media_link: { Args: { p_message_id: string }; Returns: Json }
       search_contacts: {
         Args: { p_limit?: number; p_offset?: number; p_query: string }
         Returns: {

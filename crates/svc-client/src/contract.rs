@@ -14,7 +14,8 @@ use crate::invitations::{
     ClaimInvitations, RecordInvitationFailed, RecordInvitationRetry, RecordInvitationSent,
 };
 use crate::media::{
-    ClaimMediaFetches, ConfigureMediaLinks, RecordMediaFailed, RecordMediaRetry, RecordMediaStored,
+    ClaimMediaDeletions, ClaimMediaFetches, ConfigureMediaLinks, RecordMediaDeleted,
+    RecordMediaFailed, RecordMediaRetry, RecordMediaStored,
 };
 use crate::outbound::{
     ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
@@ -167,6 +168,8 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<RecordMediaRetry>(),
         Signature::of::<RecordMediaFailed>(),
         Signature::of::<ConfigureMediaLinks>(),
+        Signature::of::<ClaimMediaDeletions>(),
+        Signature::of::<RecordMediaDeleted>(),
     ]
 }
 

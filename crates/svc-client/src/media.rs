@@ -210,7 +210,82 @@ impl Rpc for ConfigureMediaLinks<'_> {
     }
 }
 
+#[derive(Serialize)]
+pub(crate) struct ClaimMediaDeletions<'a> {
+    p_owner: &'a str,
+    p_limit: usize,
+    p_lease_seconds: u32,
+}
+
+impl Rpc for ClaimMediaDeletions<'_> {
+    const FUNCTION: &'static str = "claim_media_deletions";
+    const ARGS: &'static [(&'static str, &'static str)] = &[
+        ("p_owner", "text"),
+        ("p_limit", "integer"),
+        ("p_lease_seconds", "integer"),
+    ];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = Vec<Uuid>;
+
+    fn example() -> Self {
+        Self {
+            p_owner: EXAMPLE_OWNER,
+            p_limit: 100,
+            p_lease_seconds: 60,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordMediaDeleted<'a> {
+    p_message_ids: &'a [Uuid],
+    p_owner: &'a str,
+}
+
+impl Rpc for RecordMediaDeleted<'_> {
+    const FUNCTION: &'static str = "record_media_deleted";
+    const ARGS: &'static [(&'static str, &'static str)] =
+        &[("p_message_ids", "uuid[]"), ("p_owner", "text")];
+    const RETURNS: &'static str = "integer";
+    type Answer = u32;
+
+    fn example() -> Self {
+        Self {
+            p_message_ids: &[],
+            p_owner: EXAMPLE_OWNER,
+        }
+    }
+}
+
 impl SvcClient {
+    /// `svc.claim_media_deletions`: message ids whose stored media must be deleted.
+    pub async fn claim_media_deletions(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease_seconds: u32,
+    ) -> Result<Vec<Uuid>, SvcError> {
+        self.call(&ClaimMediaDeletions {
+            p_owner: owner,
+            p_limit: limit,
+            p_lease_seconds: lease_seconds,
+        })
+        .await
+    }
+
+    /// `svc.record_media_deleted`: these messages' objects are gone; how many were recorded.
+    pub async fn record_media_deleted(
+        &self,
+        message_ids: &[Uuid],
+        owner: &str,
+    ) -> Result<u32, SvcError> {
+        self.call(&RecordMediaDeleted {
+            p_message_ids: message_ids,
+            p_owner: owner,
+        })
+        .await
+    }
+
     /// `svc.configure_media_links`: the key of signed media links (`MEDIA_LINK_SECRET`),
     /// the gateway's public URL and the links' lifetime; true when they changed.
     pub async fn configure_media_links(

@@ -353,6 +353,8 @@ const CALLS: &[(&str, bool)] = &[
     ("record_media_retry", true),
     ("record_media_failed", true),
     ("configure_media_links", true),
+    ("claim_media_deletions", false),
+    ("record_media_deleted", true),
 ];
 
 #[tokio::test]

@@ -90,6 +90,13 @@ impl Application {
         } else {
             tracing::warn!("MEDIA_LINK_SECRET is unset: media links are neither minted nor served");
         }
+        tasks.spawn(crate::media::erasure::run(
+            svc.clone(),
+            media_store.clone(),
+            lease_owner("gateway"),
+            settings.media.erasure_poll,
+            tasks.stop_signal(),
+        ));
         if settings.media.fetcher {
             let fetcher = crate::media::fetcher::Fetcher {
                 svc: svc.clone(),

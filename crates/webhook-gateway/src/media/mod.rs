@@ -1,6 +1,7 @@
 //! Media: inbound attachments fetched from the Graph API into the media store (a leased
 //! queue in `svc`), and served to browsers through short-lived signed links.
 
+pub mod erasure;
 pub mod fetcher;
 pub mod graph;
 pub mod limits;

@@ -29,6 +29,9 @@ pub struct MediaSettings {
     pub public_url: Option<String>,
     /// `MEDIA_LINK_TTL_SECS` (default 300): how long a viewing link lives.
     pub link_ttl: Duration,
+    /// `MEDIA_ERASURE_POLL_SECS` (default 10): how often stored media of deleted messages
+    /// (erased contacts) are looked for and deleted.
+    pub erasure_poll: Duration,
     /// How often an idle fetcher looks for work.
     pub poll_interval: Duration,
 }
@@ -72,6 +75,7 @@ impl MediaSettings {
             link_secret,
             public_url,
             link_ttl: Duration::from_secs(env.at_least_one_or("MEDIA_LINK_TTL_SECS", 300)?),
+            erasure_poll: Duration::from_secs(env.at_least_one_or("MEDIA_ERASURE_POLL_SECS", 10)?),
             poll_interval: Duration::from_secs(1),
         })
     }
@@ -87,6 +91,7 @@ impl MediaSettings {
             link_secret: Some(Secret::new("test-media-link-secret-of-32-chars!!")),
             public_url: None,
             link_ttl: Duration::from_secs(300),
+            erasure_poll: Duration::from_millis(50),
             poll_interval: Duration::from_millis(50),
         }
     }

@@ -446,3 +446,63 @@ async fn forged_expired_and_foreign_links_are_refused_and_fileless_messages_are_
     assert_eq!(mint(&t, b, &photo).await.0, 200);
     assert_ne!(mint(&t, a, &photo).await.0, 200);
 }
+
+#[tokio::test]
+async fn erasing_a_contact_deletes_their_stored_media() {
+    let t = spawn_media().await;
+    let (photo, _) = t
+        .inject("34600555020", InboundMedia::new(SampleKind::Image))
+        .await;
+    let (voice, _) = t
+        .inject("34600555020", InboundMedia::new(SampleKind::Voice))
+        .await;
+    let (other, _) = t
+        .inject("34600555021", InboundMedia::new(SampleKind::Image))
+        .await;
+    for id in [&photo, &voice, &other] {
+        assert_eq!(t.media_status(id).await, "stored");
+        assert!(t.stored_file(id).is_some());
+    }
+    let admin: uuid::Uuid = "00000000-0000-0000-0000-00000000e001".parse().unwrap();
+    t.project
+        .db()
+        .await
+        .execute(
+            &format!("insert into auth.users (id, email, raw_app_meta_data) values ('{admin}', 'admin@test.local', '{{\"role\":\"admin\"}}')"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let contact = t
+        .text(&format!("select c.contact_id::text from public.messages m join public.conversations c on c.id = m.conversation_id where m.id = '{photo}'"))
+        .await;
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/rest/v1/rpc/erase_contact",
+            t.project.supabase_url()
+        ))
+        .header("apikey", t.project.anon_key())
+        .bearer_auth(t.project.keys().user_token(admin))
+        .json(&json!({ "p_contact_id": contact }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.stored_file(&photo).is_some() || t.stored_file(&voice).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the erased contact's media are still stored"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!t
+        .dir
+        .join("messages")
+        .join(format!("{photo}.json"))
+        .exists());
+    assert!(
+        t.stored_file(&other).is_some(),
+        "another customer's media stay"
+    );
+}

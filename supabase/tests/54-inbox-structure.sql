@@ -33,11 +33,11 @@ select results_eq(
        and p.proname not in ('active_user_id', 'current_role_bypasses_rls', 'is_active_user', 'is_admin')
      order by 1$$,
   $$values ('erase_contact(uuid)'), ('export_contact(uuid)'), ('journal_export(bigint)'),
-           ('mark_conversation_read(uuid)'), ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
-           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'),
+           ('mark_conversation_read(uuid)'), ('media_link(uuid)'), ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
+           ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'), ('private.media_link(uuid)'),
            ('private.search_contact_window(text)'), ('private.search_message_window(text)'),
            ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
-  'authenticated executes the three RPCs of the inbox and the three of data protection (60-data-protection) and their definer halves, nothing else');
+  'authenticated executes the three RPCs of the inbox, the three of data protection (60-data-protection), media_link (71-media-links) and their definer halves, nothing else');
 
 select is_empty(
   $$select p.oid::regprocedure from pg_proc p

@@ -32,7 +32,8 @@ pub struct MediaSettings {
     /// `MEDIA_ERASURE_POLL_SECS` (default 10): how often stored media of deleted messages
     /// (erased contacts) are looked for and deleted.
     pub erasure_poll: Duration,
-    /// How often an idle fetcher looks for work.
+    /// `MEDIA_POLL_MS` (default 200): how often an idle fetcher looks for new media (a
+    /// claim on an empty queue is one index probe).
     pub poll_interval: Duration,
 }
 
@@ -76,7 +77,7 @@ impl MediaSettings {
             public_url,
             link_ttl: Duration::from_secs(env.at_least_one_or("MEDIA_LINK_TTL_SECS", 300)?),
             erasure_poll: Duration::from_secs(env.at_least_one_or("MEDIA_ERASURE_POLL_SECS", 10)?),
-            poll_interval: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(env.at_least_one_or("MEDIA_POLL_MS", 200)?),
         })
     }
 

@@ -7,5 +7,6 @@ mod helpers;
 mod ingestion;
 mod invitations;
 mod media;
+mod media_s3;
 mod security;
 mod sending;

@@ -21,8 +21,9 @@ pub struct MediaSettings {
     /// `MEDIA_HASH_ATTEMPTS` (default 3): downloads whose sha256 differs from Meta's before
     /// the attachment fails (media_hash_mismatch).
     pub hash_attempts: u32,
-    /// `MEDIA_LINK_SECRET` (required with the fetcher on or links served): the key of the
-    /// signed links, shared with the database (the gateway gives it to the database at start).
+    /// `MEDIA_LINK_SECRET` (at least 32 characters): the key of signed links, shared with
+    /// the database (the gateway gives it to the database at start). Unset: no links are
+    /// minted or served (the fetcher still stores media).
     pub link_secret: Option<Secret>,
     /// `MEDIA_PUBLIC_URL` (default `http://127.0.0.1:<GATEWAY_ADDR port>`): the gateway as
     /// browsers reach it; links start with it.

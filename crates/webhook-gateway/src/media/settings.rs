@@ -104,3 +104,42 @@ impl MediaSettings {
         u32::try_from(self.request_timeout.as_secs().saturating_mul(2)).unwrap_or(u32::MAX)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let s = MediaSettings::from_env(&Env::from_pairs(Vec::<(&str, &str)>::new())).unwrap();
+        assert!(s.fetcher);
+        assert_eq!(s.store, StoreLocation::Directory("media".into()));
+        assert!(s.link_secret.is_none());
+        assert_eq!(s.link_ttl, Duration::from_secs(300));
+        assert_eq!(s.poll_interval, Duration::from_millis(200));
+        assert_eq!(s.hash_attempts, 3);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("MEDIA_STORE", "gs://bucket"),
+            ("MEDIA_LINK_SECRET", "too-short"),
+            ("MEDIA_PUBLIC_URL", "media.example.com"),
+            ("MEDIA_FETCHER", "maybe"),
+            ("MEDIA_LINK_TTL_SECS", "0"),
+        ] {
+            let err = MediaSettings::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {err:?}"
+            );
+        }
+        let s = MediaSettings::from_env(&Env::from_pairs([
+            ("MEDIA_STORE", "s3://media/inbox"),
+            ("MEDIA_PUBLIC_URL", "https://media.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("https://media.example.com"));
+    }
+}

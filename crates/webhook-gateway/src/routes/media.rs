@@ -11,7 +11,6 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use futures::TryStreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -140,9 +139,7 @@ pub async fn serve(
             return HttpResponse::ServiceUnavailable().finish();
         }
     };
-    let stream = read
-        .into_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()));
+    let stream = crate::media::MediaStore::chunks(read);
     response
         .insert_header((header::CONTENT_TYPE, facts.mime_type.clone()))
         .insert_header((header::CONTENT_DISPOSITION, disposition(&facts)))

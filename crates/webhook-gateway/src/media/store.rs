@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-/// Bytes read from a local file per chunk served.
-const SERVE_CHUNK: u64 = 256 * 1024;
+/// Bytes read from a local file per chunk served (20 concurrent readers: 20 MB at most).
+const SERVE_CHUNK: u64 = 1024 * 1024;
 
 /// Where media objects go (`MEDIA_STORE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +166,7 @@ impl MediaStore {
             .await
     }
 
-    /// The bytes of a read as a stream of chunks. A local file is read 256 KB at a time
+    /// The bytes of a read as a stream of chunks. A local file is read 1 MB at a time
     /// (object_store's own stream reads 8 KB per blocking call, a sixth of the disk's
     /// speed through HTTP); a remote store's stream is passed on as it comes.
     pub fn chunks(

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-/// Bytes read from a local file per chunk served (20 concurrent readers: 20 MB at most).
+/// Bytes read from a local file per chunk served (about one chunk per reader in flight).
 const SERVE_CHUNK: u64 = 1024 * 1024;
 
 /// Where media objects go (`MEDIA_STORE`).

@@ -180,6 +180,7 @@ select results_eq(
     ('public.users.users_id_fkey', 'c'),
     ('svc.agent_assignments.agent_assignments_user_id_fkey', 'c'),
     ('svc.business_numbers.business_numbers_portfolio_id_fkey', 'r'),
+    ('svc.media_fetches.media_fetches_message_id_fkey', 'c'),
     ('svc.outbound_jobs.outbound_jobs_contact_id_fkey', 'c'),
     ('svc.outbound_jobs.outbound_jobs_message_id_fkey', 'c'),
     ('svc.read_receipts.read_receipts_conversation_id_fkey', 'c')$$,

@@ -720,6 +720,7 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      media_link: { Args: { p_message_id: string }; Returns: Json }
       request_template_sync: {
         Args: Record<PropertyKey, never>
         Returns: number

@@ -205,15 +205,127 @@ async fn scenario() -> Result<()> {
         .await?;
         step(6, format!("status webhook: the reply is {wanted}"));
     }
+    photo_through_a_signed_link(&api, &sim, &customer, &agent_id, &token, &step).await?;
     println!("demo complete in {:.1?}", started.elapsed());
     Ok(())
 }
 
-/// `cargo xtask simulate inbound --from N --text T`.
-pub fn simulate_inbound(from: &str, text: &str) -> Result<()> {
+/// The customer sends a photo; the gateway fetches it from WhatsApp into the media store;
+/// the agent gets a signed link and loads it as a browser's `<img>` would.
+async fn photo_through_a_signed_link(
+    api: &Api,
+    sim: &SimulatorClient,
+    customer: &str,
+    agent_id: &str,
+    token: &str,
+    step: &impl Fn(u32, String),
+) -> Result<()> {
+    let mut photo = whatsapp_simulator::InboundMedia::new(whatsapp_simulator::SampleKind::Image);
+    photo.size = Some(200_000);
+    photo.caption = Some("Así llegó la caja".into());
+    let injected = sim
+        .inject(&whatsapp_simulator::InboundSpec::media(customer, photo))
+        .await
+        .context("the simulator did not take the photo")?;
+    step(
+        7,
+        format!(
+            "the customer sends a photo of the broken box (wamid {})",
+            injected.wamid
+        ),
+    );
+    let message: Value = poll(
+        "the photo to be fetched",
+        Duration::from_secs(15),
+        async || {
+            let rows = api
+                .service_get(&format!(
+                    "messages?wa_message_id=eq.{}&select=id,media_url,metadata->media",
+                    injected.wamid
+                ))
+                .await?;
+            Ok(rows
+                .get(0)
+                .filter(|m| m["media"]["status"].as_str().is_some())
+                .cloned())
+        },
+    )
+    .await?;
+    let message_id = message["id"].as_str().unwrap_or_default().to_owned();
+    if message["media"]["status"] != "stored" {
+        bail!("the photo was not stored: {}", message["media"]);
+    }
+    step(
+        8,
+        format!(
+            "the gateway fetched it from WhatsApp, checked its sha256 and stored it as {} ({} bytes)",
+            message["media_url"].as_str().unwrap_or_default(),
+            message["media"]["file_size"]
+        ),
+    );
+    let link: Value = api
+        .http
+        .post(format!("{}/rpc/media_link", api.url))
+        .header("apikey", &api.anon_key)
+        .bearer_auth(token)
+        .json(&json!({ "p_message_id": message_id }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("the agent could not get a media link")?
+        .json()
+        .await?;
+    let url = link["url"].as_str().unwrap_or_default().to_owned();
+    step(9, format!("agent {agent_id} asks for a signed link: {url}"));
+    let image = api.http.get(&url).send().await?.error_for_status()?;
+    let content_type = image
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = image.bytes().await?;
+    step(
+        10,
+        format!(
+            "the browser loads it without a token: {content_type}, {} bytes, PNG signature {}",
+            bytes.len(),
+            if bytes.starts_with(b"\x89PNG") {
+                "ok"
+            } else {
+                "MISSING"
+            }
+        ),
+    );
+    Ok(())
+}
+
+/// `cargo xtask simulate inbound --from N --text T [--media image|voice|document|video]`.
+pub fn simulate_inbound(from: &str, text: &str, media: Option<&str>) -> Result<()> {
+    let spec = match media {
+        None if text.is_empty() => bail!("--text or --media is needed"),
+        None => whatsapp_simulator::InboundSpec::text(from, text),
+        Some(kind) => {
+            let kind = match kind {
+                "image" => whatsapp_simulator::SampleKind::Image,
+                "voice" => whatsapp_simulator::SampleKind::Voice,
+                "document" => whatsapp_simulator::SampleKind::Document,
+                "video" => whatsapp_simulator::SampleKind::Video,
+                other => bail!("--media {other:?}: expected image, voice, document or video"),
+            };
+            let mut media = whatsapp_simulator::InboundMedia::new(kind);
+            if !text.is_empty() && kind != whatsapp_simulator::SampleKind::Voice {
+                media.caption = Some(text.to_owned());
+            }
+            if kind == whatsapp_simulator::SampleKind::Document {
+                media.filename = Some("documento.pdf".into());
+            }
+            whatsapp_simulator::InboundSpec::media(from, media)
+        }
+    };
     tokio::runtime::Runtime::new()?.block_on(async {
         let injected = SimulatorClient::new(local::simulator_url())
-            .inject_inbound(from, text)
+            .inject(&spec)
             .await
             .context("is `cargo xtask up` running? the simulator did not answer")?;
         println!(

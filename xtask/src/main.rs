@@ -59,12 +59,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SimulateWhat {
-    /// A customer's text message, delivered to the gateway as a signed webhook.
+    /// A customer's text message, delivered to the gateway as a signed webhook; with
+    /// `--media image|voice|document|video`, an attachment with real bytes (text: caption).
     Inbound {
         #[arg(long)]
         from: String,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         text: String,
+        #[arg(long)]
+        media: Option<String>,
     },
 }
 
@@ -80,6 +83,8 @@ enum BenchWhat {
     Broadcast,
     /// The template sync: 500 templates listed page by page by the simulator.
     Templates,
+    /// Inbound media: webhook to servable (200 KB image, 5 MB video), serving vs. direct reads, memory under 20 range requests.
+    Media,
 }
 
 #[derive(Subcommand)]
@@ -114,14 +119,17 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Templates,
         } => bench::templates::run(),
+        Command::Bench {
+            what: BenchWhat::Media,
+        } => bench::media::run(),
         Command::Demo => demo::run(),
         Command::Types => {
             let layout = testkit::layout::Layout::discover();
             dev_stack::start_for_tests(&layout).and_then(|()| types_cmd::run(&layout))
         }
         Command::Simulate {
-            what: SimulateWhat::Inbound { from, text },
-        } => demo::simulate_inbound(&from, &text),
+            what: SimulateWhat::Inbound { from, text, media },
+        } => demo::simulate_inbound(&from, &text, media.as_deref()),
         Command::Webhooks {
             action: WebhooksAction::Replay { limit },
         } => webhooks_cmd::replay(limit),

@@ -13,6 +13,10 @@ use crate::client::Ping;
 use crate::invitations::{
     ClaimInvitations, RecordInvitationFailed, RecordInvitationRetry, RecordInvitationSent,
 };
+use crate::media::{
+    ClaimMediaDeletions, ClaimMediaFetches, ConfigureMediaLinks, RecordMediaDeleted,
+    RecordMediaFailed, RecordMediaRetry, RecordMediaStored,
+};
 use crate::outbound::{
     ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
 };
@@ -74,6 +78,10 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     (
         "ingest_webhook",
         "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
+    ),
+    (
+        "fail_media_fetch",
+        "record_media_retry, record_media_failed",
     ),
     ("is_transient_error", "journal_and_apply"),
     ("listed_templates", "upsert_templates"),
@@ -183,6 +191,13 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<UpsertTemplates>(),
         Signature::of::<FinishTemplateSync>(),
         Signature::of::<MessagingLimitRequest>(),
+        Signature::of::<ClaimMediaFetches>(),
+        Signature::of::<RecordMediaStored>(),
+        Signature::of::<RecordMediaRetry>(),
+        Signature::of::<RecordMediaFailed>(),
+        Signature::of::<ConfigureMediaLinks>(),
+        Signature::of::<ClaimMediaDeletions>(),
+        Signature::of::<RecordMediaDeleted>(),
     ]
 }
 

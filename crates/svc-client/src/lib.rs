@@ -12,6 +12,7 @@ mod client;
 pub mod contract;
 mod error;
 mod invitations;
+mod media;
 mod outbound;
 mod outcomes;
 mod read_receipts;
@@ -24,6 +25,7 @@ pub use broadcasts::{BroadcastProgress, ClaimedRecipient, CompletedBroadcasts, S
 pub use client::SvcClient;
 pub use error::SvcError;
 pub use invitations::{ClaimedInvitation, InviteeEmail};
+pub use media::{ClaimedMediaFetch, MediaFailure, MediaRetryOutcome, StoredMedia};
 pub use outbound::{ClaimedJob, HeldCounts, HeldOutcomes, OutboundStatus, SendingPause};
 pub use outcomes::{BroadcastOutcome, OutboundOutcome, OutcomeBatcher, RecordedOutcome};
 pub use read_receipts::{ReadReceipt, ReceiptError};

@@ -312,6 +312,10 @@ update public.broadcast_messages set scheduled_for = now() where id = '00000000-
 insert into public.invitations (email, role, next_attempt_at) values ('nueva@contract.test', 'agent', now());
 insert into svc.read_receipts (conversation_id, wa_message_id, message_created_at)
 values ('00000000-0000-0000-0000-00000000c301', 'wamid.contract.in1', now());
+insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, created_at, wa_message_id, metadata)
+values ('00000000-0000-0000-0000-00000000c301', 'contact', '00000000-0000-0000-0000-00000000c001', '[image]', 'image',
+        'delivered', now() - interval '4 minutes', 'wamid.contract.in2',
+        '{\"content\": {\"type\": \"image\", \"media\": {\"id\": \"MEDIA1\", \"mime_type\": \"image/png\"}}}');
 ";
 
 /// In the order they run on the fixture; those that must answer something (so that the
@@ -348,6 +352,13 @@ const CALLS: &[(&str, bool)] = &[
     ("upsert_templates", true),
     ("finish_template_sync", true),
     ("messaging_limit", true),
+    ("claim_media_fetches", true),
+    ("record_media_stored", true),
+    ("record_media_retry", true),
+    ("record_media_failed", true),
+    ("configure_media_links", true),
+    ("claim_media_deletions", false),
+    ("record_media_deleted", true),
 ];
 
 #[tokio::test]

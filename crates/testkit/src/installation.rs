@@ -34,6 +34,7 @@ pub const SYSTEM_PACKAGES: &[(&str, &str)] = &[
         "/usr/bin/pg_prove",
     ),
     ("nginx-light", "/usr/sbin/nginx"),
+    ("python3-venv", "/usr/lib/python3.11/ensurepip/__init__.py"),
     ("nodejs", "/usr/bin/node"),
     ("npm", "/usr/bin/npm"),
 ];
@@ -49,6 +50,11 @@ pub fn missing_packages<'a>(packages: &[(&'a str, &str)]) -> Vec<&'a str> {
 
 /// Whether the pinned npm tools (Supabase CLI, PostgREST, postgres-meta) are in `tools/`.
 pub fn tools_installed(layout: &Layout) -> bool {
+    npm_tools_installed(layout) && layout.moto_server().exists()
+}
+
+/// Whether the pinned npm tools are in `tools/node_modules`.
+pub fn npm_tools_installed(layout: &Layout) -> bool {
     layout.supabase_cli().exists()
         && layout.postgrest_bin().exists()
         && layout
@@ -72,8 +78,9 @@ pub fn check(layout: &Layout) -> Result<()> {
     }
     if !tools_installed(layout) {
         missing.push(format!(
-            "the pinned npm tools in {}",
-            layout.tools().join("node_modules").display()
+            "the pinned tools in {} and {}",
+            layout.tools().join("node_modules").display(),
+            layout.tools().join("moto/venv").display()
         ));
     }
     if !cluster_created(layout) {

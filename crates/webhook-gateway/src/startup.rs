@@ -24,6 +24,7 @@ pub struct AppState {
     pub settings: Settings,
     pub svc: SvcClient,
     pub ingestor: Ingestor,
+    pub media_store: crate::media::MediaStore,
     pub metrics: PrometheusHandle,
 }
 
@@ -72,6 +73,47 @@ impl Application {
         } else {
             tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
         }
+        let media_store = crate::media::MediaStore::open(&settings.media.store)?;
+        if let Some(secret) = settings.media.link_secret.clone() {
+            let public_url = settings
+                .media
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}", ports.0));
+            tasks.spawn(crate::media::configure_links(
+                svc.clone(),
+                secret,
+                public_url,
+                settings.media.link_ttl,
+                tasks.stop_signal(),
+            ));
+        } else {
+            tracing::warn!("MEDIA_LINK_SECRET is unset: media links are neither minted nor served");
+        }
+        tasks.spawn(crate::media::erasure::run(
+            svc.clone(),
+            media_store.clone(),
+            lease_owner("gateway"),
+            settings.media.erasure_poll,
+            tasks.stop_signal(),
+        ));
+        if settings.media.fetcher {
+            let fetcher = crate::media::fetcher::Fetcher {
+                svc: svc.clone(),
+                graph: crate::media::graph::MediaGraph::new(
+                    &settings.sending.graph.base_url,
+                    &settings.sending.graph.api_version,
+                    settings.sending.graph.access_token.clone(),
+                    settings.media.request_timeout,
+                )?,
+                store: media_store.clone(),
+                settings: settings.media.clone(),
+                owner: lease_owner("gateway"),
+            };
+            tasks.spawn(fetcher.run(tasks.stop_signal()));
+        } else {
+            tracing::info!("media fetcher is off (MEDIA_FETCHER=off)");
+        }
         // Always: erasures pending in the journal are carried out here (pg_cron only prunes).
         if !settings.journal_retention.enabled {
             tracing::info!("webhook journal retention is off here (WEBHOOK_RETENTION=off); journal erasures still run");
@@ -85,6 +127,7 @@ impl Application {
             settings,
             svc,
             ingestor,
+            media_store,
             metrics: service_runtime::metrics::prometheus_handle(),
         });
         let public_state = state.clone();

@@ -149,7 +149,7 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
-fn valid_version(version: &str) -> bool {
+pub(crate) fn valid_version(version: &str) -> bool {
     version
         .strip_prefix('v')
         .and_then(|v| v.split_once('.'))

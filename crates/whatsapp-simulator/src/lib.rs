@@ -51,6 +51,7 @@ mod config;
 mod error;
 mod faults;
 mod graph;
+pub mod media;
 mod recorder;
 mod request;
 mod server;
@@ -67,6 +68,7 @@ pub use config::{
 };
 pub use error::SimulatorError;
 pub use faults::{Faults, RecipientError, ServerErrorKind};
+pub use media::{InboundMedia, MediaFaults, MediaStats, SampleKind};
 pub use recorder::{MarkedRead, ReceivedMessage, SecondCount, Stats, WebhookDelivery, WebhookKind};
 pub use server::{Simulator, SimulatorHandle};
 pub use state::{ConfigPatch, RuntimeConfig};

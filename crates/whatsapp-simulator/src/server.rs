@@ -19,7 +19,7 @@ use crate::recorder::{MarkedRead, ReceivedMessage, Recorder, Stats, WebhookDeliv
 use crate::request::normalize_recipient;
 use crate::state::{ConfigPatch, RuntimeConfig, Shared};
 use crate::webhooks::{self, InboundSpec, InjectedInbound};
-use crate::{admin, graph};
+use crate::{admin, graph, media};
 
 /// Largest request body accepted (Meta's limit for a message is far below).
 const MAX_BODY: usize = 1024 * 1024;
@@ -71,8 +71,10 @@ impl Simulator {
                             .into()
                         },
                     ))
+                    .configure(media::admin_routes)
                     .configure(admin::routes)
                     .configure(graph::routes)
+                    .configure(media::graph_routes)
                     .default_service(web::to(unknown_path))
             })
             .workers(workers)
@@ -93,7 +95,7 @@ impl Simulator {
     }
 }
 
-async fn unknown_path(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn unknown_path(req: HttpRequest) -> HttpResponse {
     MetaError {
         http: actix_web::http::StatusCode::BAD_REQUEST,
         code: 2500,
@@ -231,6 +233,21 @@ impl SimulatorHandle {
     /// The faults in force (with the remaining counts).
     pub fn faults(&self) -> Faults {
         self.shared.lock().faults.clone()
+    }
+
+    /// Replaces the faults of the media endpoints.
+    pub fn set_media_faults(&self, faults: crate::MediaFaults) {
+        self.shared.media().set_faults(faults);
+    }
+
+    /// Counters of the media endpoints.
+    pub fn media_stats(&self) -> crate::MediaStats {
+        self.shared.media().stats()
+    }
+
+    /// The bytes behind a media id.
+    pub fn media_bytes(&self, media_id: &str) -> Option<web::Bytes> {
+        self.shared.media().bytes(media_id)
     }
 
     /// Replaces the faults in force.
@@ -422,7 +439,7 @@ pub(crate) async fn inject(
                 "from must be a phone number (digits, an optional +)".into(),
             )
         })?;
-    if spec.text.is_empty() {
+    if spec.text.is_empty() && spec.media.is_none() {
         return Err(SimulatorError::InvalidRequest(
             "text must not be empty".into(),
         ));
@@ -434,8 +451,17 @@ pub(crate) async fn inject(
         None => OffsetDateTime::now_utc(),
     };
     let wamid = graph::new_wamid();
-    let payload =
-        webhooks::inbound_payload(&shared, &spec, &wa_id, &wamid, timestamp.unix_timestamp());
+    let attachment = spec.media.as_ref().map(|m| shared.media().register(m));
+    let payload = webhooks::inbound_payload(
+        &shared,
+        &spec,
+        &wa_id,
+        &wamid,
+        timestamp.unix_timestamp(),
+        attachment
+            .as_ref()
+            .map(|(kind, object)| (*kind, object.clone())),
+    );
     {
         let mut inner = shared.lock();
         if inner.webhook_url.is_none() {

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{SimulatorConfig, StatusWebhooks, TemplateSpec};
 use crate::faults::Faults;
+use crate::media::MediaLibrary;
 use crate::recorder::Recorder;
 use crate::webhooks::StatusEvent;
 
@@ -70,6 +71,7 @@ pub(crate) struct Shared {
     pub batch_tx: mpsc::UnboundedSender<StatusEvent>,
     pub stopped: AtomicBool,
     inner: Mutex<Inner>,
+    media: Mutex<MediaLibrary>,
 }
 
 pub(crate) struct Inner {
@@ -106,6 +108,7 @@ impl Shared {
             runtime,
             batch_tx,
             stopped: AtomicBool::new(false),
+            media: Mutex::new(MediaLibrary::default()),
             inner: Mutex::new(Inner {
                 webhook_url: config.webhook_url,
                 max_mps: config.max_mps,
@@ -123,6 +126,11 @@ impl Shared {
     /// The state; a panic elsewhere while it was held does not make it unusable.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The media library (files, faults, counters); separate from the rest of the state.
+    pub fn media(&self) -> MutexGuard<'_, MediaLibrary> {
+        self.media.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn is_stopped(&self) -> bool {

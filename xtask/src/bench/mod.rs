@@ -3,6 +3,7 @@
 
 pub mod broadcast;
 pub mod ingest;
+pub mod media;
 pub mod outbound;
 pub mod processes;
 pub mod report;

@@ -61,6 +61,21 @@ impl Process {
         Ok(Self { name, child })
     }
 
+    /// The process id.
+    pub fn proc_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now, in bytes (Linux `VmRSS`).
+    pub fn rss_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
     /// User + system CPU seconds so far (Linux).
     pub fn cpu_seconds(&self) -> f64 {
         let stat =

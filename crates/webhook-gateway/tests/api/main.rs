@@ -6,5 +6,7 @@ mod health;
 mod helpers;
 mod ingestion;
 mod invitations;
+mod media;
+mod media_s3;
 mod security;
 mod sending;

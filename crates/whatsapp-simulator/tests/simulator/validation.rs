@@ -99,7 +99,7 @@ async fn unknown_paths_answer_a_graph_error() {
     let t = spawn().await;
     let resp = t
         .http
-        .get(format!("{}/{VERSION}/12345", t.sim.graph_url()))
+        .get(format!("{}/{VERSION}/12345/insights", t.sim.graph_url()))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -107,4 +107,16 @@ async fn unknown_paths_answer_a_graph_error() {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], 2500);
+    // GET /{version}/{id} is a media lookup: an unknown id answers as Meta does.
+    let resp = t
+        .http
+        .get(format!("{}/{VERSION}/12345", t.sim.graph_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 100);
+    assert_eq!(body["error"]["error_subcode"], 33);
 }

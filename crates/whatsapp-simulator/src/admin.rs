@@ -18,7 +18,7 @@
 //! | `GET /_sim/templates` | | `[TemplateSpec]` |
 //! | `POST /_sim/templates` | `TemplateSpec` `{name, language, category?, body_params?}` | 201 |
 //! | `GET /_sim/config` | | `RuntimeConfig` |
-//! | `PATCH /_sim/config` | `ConfigPatch` `{webhook_url?, max_mps?, status_webhooks?, enforce_window?}` | `RuntimeConfig` |
+//! | `PATCH /_sim/config` | `ConfigPatch` `{webhook_url?, max_mps?, status_webhooks?, enforce_window?, answer_latency?}` | `RuntimeConfig` |
 //! | `POST /_sim/reset` | | 204; recorder, faults and windows back to the start |
 
 use std::sync::Arc;

@@ -47,6 +47,7 @@ mod config;
 mod error;
 mod faults;
 mod graph;
+mod latency;
 mod recorder;
 mod request;
 mod server;
@@ -62,6 +63,7 @@ pub use config::{
 };
 pub use error::SimulatorError;
 pub use faults::{Faults, RecipientError, ServerErrorKind};
+pub use latency::AnswerLatency;
 pub use recorder::{MarkedRead, ReceivedMessage, SecondCount, Stats, WebhookDelivery, WebhookKind};
 pub use server::{Simulator, SimulatorHandle};
 pub use state::{ConfigPatch, RuntimeConfig};

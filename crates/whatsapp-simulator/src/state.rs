@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{SimulatorConfig, StatusWebhooks, TemplateSpec};
 use crate::faults::Faults;
+use crate::latency::AnswerLatency;
 use crate::recorder::Recorder;
 use crate::webhooks::StatusEvent;
 
@@ -38,6 +39,9 @@ pub struct RuntimeConfig {
     pub templates: Vec<TemplateSpec>,
     /// Whether 131047 is enforced.
     pub enforce_window: bool,
+    /// How long the messages endpoint takes to answer.
+    #[serde(default)]
+    pub answer_latency: AnswerLatency,
 }
 
 /// A change to the runtime settings (`PATCH /_sim/config`); absent fields stay.
@@ -52,6 +56,8 @@ pub struct ConfigPatch {
     pub status_webhooks: Option<StatusWebhooks>,
     /// Turn 131047 enforcement on or off.
     pub enforce_window: Option<bool>,
+    /// New answer latency of the messages endpoint.
+    pub answer_latency: Option<AnswerLatency>,
 }
 
 pub(crate) struct Shared {
@@ -78,6 +84,7 @@ pub(crate) struct Inner {
     pub status_webhooks: StatusWebhooks,
     pub templates: Vec<TemplateSpec>,
     pub enforce_window: bool,
+    pub answer_latency: AnswerLatency,
     pub faults: Faults,
     /// wa_id -> time of the user's last message.
     pub windows: HashMap<String, OffsetDateTime>,
@@ -112,6 +119,7 @@ impl Shared {
                 status_webhooks: config.status_webhooks,
                 templates: config.templates,
                 enforce_window: config.enforce_window,
+                answer_latency: config.answer_latency,
                 faults: Faults::default(),
                 windows: HashMap::new(),
                 limiter: VecDeque::new(),
@@ -140,6 +148,7 @@ impl Shared {
             status_webhooks: inner.status_webhooks.clone(),
             templates: inner.templates.clone(),
             enforce_window: inner.enforce_window,
+            answer_latency: inner.answer_latency,
         }
     }
 
@@ -160,6 +169,9 @@ impl Shared {
             }
             if let Some(w) = patch.enforce_window {
                 inner.enforce_window = w;
+            }
+            if let Some(l) = patch.answer_latency {
+                inner.answer_latency = l;
             }
         }
         Ok(self.runtime_config())

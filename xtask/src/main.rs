@@ -78,6 +78,9 @@ enum BenchWhat {
     Outbound,
     /// Broadcasts: 100,000 recipients at 80/s (60-s slice) and 1,000/s against the simulator.
     Broadcast,
+    /// The closed loop: a broadcast at 1,000/s under its own status webhooks, with
+    /// customers writing during the storm, the Graph API at 0 ms and 300 ms.
+    Loop,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +112,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Broadcast,
         } => bench::broadcast::run(),
+        Command::Bench {
+            what: BenchWhat::Loop,
+        } => bench::closed_loop::run(),
         Command::Demo => demo::run(),
         Command::Types => {
             let layout = testkit::layout::Layout::discover();

@@ -1,11 +1,11 @@
 //! The loop both senders run (agents' replies in the gateway, broadcast recipients in
-//! the worker): claim from a leased queue in the database what the shared token bucket
-//! grants, send each item in a task of its own, and pace the next claim
-//! ([`Pacing`](crate::pacing::Pacing)). From 250/s, two loops run staggered by half a
-//! claim's worth of tokens, so the bucket is visited more often than it fills even when
-//! one claim's round trip is slow under load. Requests leave at least
-//! `Pacing::send_spacing` (1/99.8% of the limit) apart: a slow claim answered together with the next
-//! one would otherwise send a second's worth of tokens as a burst.
+//! the worker): claim from a leased queue in the database, each item with the send slot
+//! the number's shared schedule reserved for it, send each item at its slot in a task of
+//! its own, and pace the next claim ([`Pacing`](crate::pacing::Pacing)). From 250/s, two
+//! loops run, so one slow claim does not leave the schedule idle. A send whose slot had
+//! passed when the claim's answer came (or that has none) leaves at once, but requests of
+//! one process that way leave at least `Pacing::send_spacing` (1/99.8% of the limit)
+//! apart.
 //!
 //! At stop, a loop claims nothing more and waits for its sends (each records its own
 //! outcome); what a queue does with claims it never sent is its own business
@@ -33,6 +33,12 @@ const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// outcome is unknown) never reached WhatsApp (migration `..._held_outcomes.sql`).
 pub const SEND_DEADLINE: Duration = Duration::from_secs(1);
 
+/// A send leaves within this time after its slot, or not at all (it goes back to the
+/// queue unsent, [`SendQueue::not_sent_in_time`]). Slots are spaced at 99% of the limit
+/// (10 ms in a second to spare), so sends up to 8 ms late never put more than the limit
+/// in any 1-second window (migration `..._send_slots.sql`).
+pub const SLOT_TOLERANCE: Duration = Duration::from_millis(8);
+
 /// A lease owner unique to this process, e.g. `gateway-web-1-4242-1a2b3c4d`: what it is,
 /// the host, the pid and a random part (a restarted process may get the same pid).
 pub fn lease_owner(what: &str) -> String {
@@ -53,11 +59,15 @@ pub trait SendQueue: Send + Sync + 'static {
     /// What the log calls the items, e.g. "outbound messages".
     const ITEMS: &'static str;
 
-    /// Claims (leases) at most `max` items the shared bucket has tokens for.
+    /// Claims (leases) at most `max` items the shared schedule has send slots for.
     fn claim(
         &self,
         max: usize,
     ) -> impl Future<Output = Result<Vec<Self::Item>, Self::Error>> + Send;
+
+    /// When `item` is to be sent, in microseconds after the claim's answer (negative:
+    /// its slot had passed): the slot the claim reserved for it. `None`: at once.
+    fn send_in_us(item: &Self::Item) -> Option<i64>;
 
     /// Sends one claimed item and records its outcome.
     fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
@@ -85,7 +95,8 @@ pub async fn run<Q: SendQueue>(
     let spacer = Arc::new(Spacer::new(pacing.send_spacing));
     let mut loops = JoinSet::new();
     for i in 0..pacing.loops {
-        let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
+        // Staggered by half a claim's worth of slots.
+        let offset = pacing.slot_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
         loops.spawn(claim_loop(
             Arc::clone(&queue),
             Arc::clone(&slots),
@@ -121,7 +132,7 @@ async fn claim_loop<Q: SendQueue>(
         while in_flight.try_join_next().is_some() {}
         let free = slots.available_permits().min(pacing.claim_size);
         if free == 0 {
-            planned = Instant::now() + pacing.refill_interval;
+            planned = Instant::now() + pacing.slot_interval;
             continue;
         }
         let asked = Instant::now();
@@ -130,14 +141,30 @@ async fn claim_loop<Q: SendQueue>(
         planned = match claimed {
             Ok(items) => {
                 let n = items.len();
+                let mut last_slot = None;
                 for item in items {
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
+                    let slot = Q::send_in_us(&item).map(|us| slot_instant(us, now));
+                    last_slot = last_slot.max(slot);
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
-                        spacer.wait_turn().await;
-                        if asked.elapsed() > SEND_DEADLINE {
+                        let missed_slot = match slot {
+                            // The slot is this send's alone, whichever process sends.
+                            Some(slot) => {
+                                tokio::time::sleep_until(slot).await;
+                                Instant::now() > slot + SLOT_TOLERANCE
+                            }
+                            None => {
+                                spacer.wait_turn().await;
+                                false
+                            }
+                        };
+                        if missed_slot {
+                            tracing::debug!("a claimed {} missed its send slot; back to the queue unsent", Q::ITEMS);
+                            queue.not_sent_in_time(item).await;
+                        } else if asked.elapsed() > SEND_DEADLINE {
                             tracing::warn!("a claimed {} waited past the send deadline; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else {
@@ -149,7 +176,7 @@ async fn claim_loop<Q: SendQueue>(
                 if n > 0 {
                     last_grant = Some(now);
                 }
-                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
+                pacing.next_claim(now, n, last_slot, last_grant.map(|t| now - t))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "claiming {} failed; retrying", Q::ITEMS);
@@ -163,6 +190,16 @@ async fn claim_loop<Q: SendQueue>(
         Q::ITEMS
     );
     while in_flight.join_next().await.is_some() {}
+}
+
+/// A slot `us` microseconds after the claim's answer came `now`.
+fn slot_instant(us: i64, now: Instant) -> Instant {
+    let offset = Duration::from_micros(us.unsigned_abs());
+    if us >= 0 {
+        now + offset
+    } else {
+        now.checked_sub(offset).unwrap_or(now)
+    }
 }
 
 /// Hands out send times at least `spacing` apart, in the order asked.
@@ -217,6 +254,10 @@ mod tests {
             Ok(left.drain(..n).collect())
         }
 
+        fn send_in_us(_: &u32) -> Option<i64> {
+            None
+        }
+
         async fn send(self: Arc<Self>, item: u32) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             self.sent.lock().unwrap().push(item);
@@ -250,6 +291,67 @@ mod tests {
             queue.claims.load(Ordering::SeqCst) >= 500 / 8,
             "never more than max_in_flight claimed at once"
         );
+    }
+
+    /// Items with their slots (µs after the claim's answer); `send` notes when it went.
+    struct Slotted {
+        left: Mutex<Vec<(u32, i64)>>,
+        sent: Mutex<Vec<(u32, Instant)>>,
+        returned: Mutex<Vec<u32>>,
+    }
+
+    impl SendQueue for Slotted {
+        type Item = (u32, i64);
+        type Error = String;
+        const ITEMS: &'static str = "slotted numbers";
+
+        async fn claim(&self, max: usize) -> Result<Vec<(u32, i64)>, String> {
+            let mut left = self.left.lock().unwrap();
+            let n = max.min(left.len());
+            Ok(left.drain(..n).collect())
+        }
+
+        fn send_in_us(item: &(u32, i64)) -> Option<i64> {
+            Some(item.1)
+        }
+
+        async fn send(self: Arc<Self>, item: (u32, i64)) {
+            self.sent.lock().unwrap().push((item.0, Instant::now()));
+        }
+
+        async fn not_sent_in_time(self: Arc<Self>, item: (u32, i64)) {
+            self.returned.lock().unwrap().push(item.0);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_item_leaves_at_its_slot_and_one_whose_slot_passed_goes_back_unsent() {
+        let queue = Arc::new(Slotted {
+            // 0 and 1: due 30 and 10 ms after the answer; 2: its slot passed 5 ms before
+            // (within the tolerance); 3: 20 ms before (missed).
+            left: Mutex::new(vec![(0, 30_000), (1, 10_000), (2, -5_000), (3, -20_000)]),
+            sent: Mutex::new(Vec::new()),
+            returned: Mutex::new(Vec::new()),
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let started = Instant::now();
+        let running = tokio::spawn(run(Arc::clone(&queue), Pacing::new(80), 8, stop));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop_tx.send(true).unwrap();
+        running.await.unwrap();
+        let sent: Vec<(u32, Duration)> = queue
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, at)| (*n, *at - started))
+            .collect();
+        let at = |n: u32| sent.iter().find(|(m, _)| *m == n).map(|(_, d)| *d);
+        assert_eq!(at(0), Some(Duration::from_millis(30)), "{sent:?}");
+        assert_eq!(at(1), Some(Duration::from_millis(10)), "{sent:?}");
+        assert_eq!(at(2), Some(Duration::ZERO), "{sent:?}");
+        assert_eq!(at(3), None, "{sent:?}");
+        assert_eq!(*queue.returned.lock().unwrap(), vec![3]);
     }
 
     // On tokio's paused clock: the turns are what the spacer planned, not when a loaded

@@ -45,6 +45,14 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("broadcast_users_in_last_24h", "broadcast_users_estimate"),
     ("check_contact_reachable", "the claim functions"),
     (
+        "claim_broadcast_recipients",
+        "claim_scheduled_broadcast_recipients",
+    ),
+    (
+        "claim_outbound_messages",
+        "claim_scheduled_outbound_messages",
+    ),
+    (
         "checking_delivery_error",
         "the claim functions, record_outbound_failed",
     ),
@@ -80,11 +88,13 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "nobody yet (the reply sender lets its leases expire)",
     ),
     ("status_rank", "apply_delivery_status"),
+    ("reserved_send_slots", "with_send_times"),
     ("take_send_tokens", "the claim functions"),
     (
         "upsert_contact_for_sender",
         "ingest_webhooks, apply_webhook_events",
     ),
+    ("with_send_times", "the claim_scheduled_* functions"),
 ];
 
 /// What one typed function sends to and expects from its `svc` function.

@@ -111,6 +111,10 @@ impl SendQueue for Shared {
         Ok(recipients)
     }
 
+    fn send_in_us(recipient: &ClaimedRecipient) -> Option<i64> {
+        recipient.send_in_us
+    }
+
     async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
         outcome::send_one(&self, recipient).await;
     }

@@ -4,14 +4,14 @@
 -- claim slower than that wasted tokens and the send rate fell with the database's load.
 -- Now: generic cell-rate / virtual scheduling (GCRA). Each number has a schedule whose
 -- next free slot is svc.send_schedules.next_slot_at; a claim reserves consecutive slots
--- spaced 1/(99% of the limit) apart, starting at the later of that slot and now, as
+-- spaced 1/(98.5% of the limit) apart, starting at the later of that slot and now, as
 -- long as they start within svc.send_schedule_policy.horizon_ms (250) of now. Every
 -- sending process reserves from the same row under its lock, so slots never overlap:
--- any 1-second window holds at most 99% of the limit plus one, whoever sends, and a
+-- any 1-second window holds at most 98.5% of the limit plus one, whoever sends, and a
 -- slow claim costs no throughput (its slots were reserved; it sends at their times).
--- Senders send each item within 8 ms after its slot or not at all (it goes back to the
--- queue): the 1% between the slots' rate and the limit (10 ms a second) covers that, so
--- no 1-second window of sends holds more than the limit. Senders time slots from the
+-- Senders send each item within 5 ms after its slot or not at all (it goes back to the
+-- queue): the 1.5% between the slots' rate and the limit (15 ms a second) covers that and
+-- 10 ms of jitter on the way, so no 1-second window of sends holds more than the limit. Senders time slots from the
 -- claim's answer (send_in_us), not from their own clocks, which may differ from the
 -- database's.
 -- The claim functions keep their rules (replies first, order per contact, leases,
@@ -36,7 +36,7 @@ create table svc.send_schedule_policy (
     singleton boolean primary key default true check (singleton),
     horizon_ms int not null default 250 check (horizon_ms between 1 and 900),
     lead_ms int not null default 50 check (lead_ms >= 0),
-    rate_share double precision not null default 0.99 check (rate_share > 0 and rate_share <= 1)
+    rate_share double precision not null default 0.985 check (rate_share > 0 and rate_share <= 1)
 );
 comment on table svc.send_schedule_policy is
   'How far ahead a claim may reserve send slots (below the senders'' 1-second send deadline), how far ahead of now the first slot of an idle schedule is (the claim''s answer reaches its sender before it), and the share of the limit slots are spaced at.';
@@ -111,7 +111,7 @@ begin
 end;
 $$;
 comment on function svc.take_send_tokens(text, int, double precision, timestamptz) is
-  'Reserves up to p_wanted consecutive send slots of the number''s shared schedule, spaced 1/(99% of the limit), within the horizon; leaves their times in svc.send_slots.';
+  'Reserves up to p_wanted consecutive send slots of the number''s shared schedule, spaced 1/(98.5% of the limit), within the horizon; leaves their times in svc.send_slots.';
 
 -- The slots the last svc.take_send_tokens of this transaction reserved, as send times in
 -- order (empty if it reserved none).

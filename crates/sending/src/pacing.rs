@@ -1,5 +1,5 @@
 //! How a sender paces its claims. The rate limit lives in the database as a schedule of
-//! send slots per number (`svc.take_send_tokens`: virtual scheduling, slots 1/(99% of
+//! send slots per number (`svc.take_send_tokens`: virtual scheduling, slots 1/(98.5% of
 //! the limit) apart, reserved at most 250 ms ahead, shared by every process); each claimed
 //! item comes with its slot (`send_at`) and is sent then. So a claim's round trip costs
 //! no throughput as long as it is shorter than the slots reserved ahead: a loop claims
@@ -23,7 +23,7 @@ pub const CLAIM_LEAD: Duration = Duration::from_millis(150);
 /// The share of a second's worth of sends asked for per claim.
 const CLAIM_SHARE: f64 = 0.1;
 /// The share of the limit the database spaces slots at (`svc.send_schedule_policy`).
-const SLOT_RATE_SHARE: f64 = 0.99;
+const SLOT_RATE_SHARE: f64 = 0.985;
 /// Requests of one process leave no faster than this share of the limit, also when
 /// late ones catch up.
 const SEND_SPACING_SHARE: f64 = 0.998;
@@ -94,8 +94,8 @@ mod tests {
         assert_eq!(Pacing::new(100_000).claim_size, CLAIM_BATCH);
         assert_eq!(Pacing::new(80).loops, 1);
         assert_eq!(Pacing::new(1000).loops, 2);
-        // 1 / (1000 * 0.99) s.
-        assert_eq!(Pacing::new(1000).slot_interval.as_micros(), 1010);
+        // 1 / (1000 * 0.985) s.
+        assert_eq!(Pacing::new(1000).slot_interval.as_micros(), 1015);
     }
 
     #[test]

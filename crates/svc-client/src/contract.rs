@@ -22,8 +22,8 @@ use crate::read_receipts::{
 };
 use crate::rpc::Rpc;
 use crate::webhooks::{
-    EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
-    WebhookBacklogRequest,
+    ApplyQueuedStatuses, EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal,
+    ReplayFailedWebhooks, WebhookBacklogRequest,
 };
 use crate::{BroadcastOutcome, OutboundOutcome};
 
@@ -36,6 +36,7 @@ pub const EXAMPLE_PHONE_NUMBER_ID: &str = "contract-phone";
 pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("analyze_broadcast_queue", "start_due_broadcasts"),
     ("apply_delivery_status", "apply_webhook_events"),
+    ("apply_queued_webhook_events", "apply_queued_statuses"),
     ("apply_early_statuses", "the record_*_sent functions"),
     (
         "apply_webhook_events",
@@ -68,6 +69,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "ingest_webhook",
         "the one-webhook form: pgTAP tests and the ingest benchmark (SQL)",
     ),
+    ("is_status_only", "ingest_webhooks"),
     ("is_transient_error", "journal_and_apply"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
     ("missing_evidence", "the claim functions"),
@@ -140,6 +142,7 @@ pub fn signatures() -> Vec<Signature> {
     vec![
         Signature::of::<Ping>(),
         Signature::of::<IngestWebhooks>(),
+        Signature::of::<ApplyQueuedStatuses>(),
         Signature::of::<WebhookBacklogRequest>(),
         Signature::of::<ReplayFailedWebhooks>(),
         Signature::of::<PruneWebhookJournal>(),

@@ -29,5 +29,5 @@ pub use read_receipts::{ReadReceipt, ReceiptError};
 pub use settings::{ProjectUrl, SupabaseSettings};
 pub use webhooks::{
     EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,
-    ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
+    QueuedStatusesReport, ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
 };

@@ -319,6 +319,7 @@ values ('00000000-0000-0000-0000-00000000c301', 'wamid.contract.in1', now());
 const CALLS: &[(&str, bool)] = &[
     ("ping", true),
     ("ingest_webhooks", true),
+    ("apply_queued_statuses", true),
     ("webhook_backlog", true),
     ("replay_failed_webhooks", true),
     ("prune_webhook_journal", false),

@@ -14,7 +14,7 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -66,9 +66,8 @@ pub trait SendQueue: Send + Sync + 'static {
         max: usize,
     ) -> impl Future<Output = Result<Vec<Self::Item>, Self::Error>> + Send;
 
-    /// When `item` is to be sent, in microseconds after the claim's answer (negative:
-    /// its slot had passed): the slot the claim reserved for it. `None`: at once.
-    fn send_in_us(item: &Self::Item) -> Option<i64>;
+    /// The send slot the claim reserved for `item`; `None`: at once.
+    fn slot(item: &Self::Item) -> Option<Slot>;
 
     /// Sends one claimed item and records its outcome.
     fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
@@ -84,6 +83,15 @@ pub trait SendQueue: Send + Sync + 'static {
     }
 }
 
+/// A send slot as a claim answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// On the database's clock.
+    pub send_at: SystemTime,
+    /// Microseconds from the database's answer until `send_at` (negative: passed).
+    pub send_in_us: i64,
+}
+
 /// Runs `pacing.loops` claim loops until `stop` turns true; returns once every send they
 /// started has finished. At most `max_in_flight` sends are in the air at once.
 pub async fn run<Q: SendQueue>(
@@ -94,6 +102,7 @@ pub async fn run<Q: SendQueue>(
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let spacer = Arc::new(Spacer::new(pacing.send_spacing));
+    let clock = Arc::new(DbClock::default());
     let mut loops = JoinSet::new();
     for i in 0..pacing.loops {
         // Staggered by half a claim's worth of slots.
@@ -102,6 +111,7 @@ pub async fn run<Q: SendQueue>(
             Arc::clone(&queue),
             Arc::clone(&slots),
             Arc::clone(&spacer),
+            Arc::clone(&clock),
             pacing,
             offset,
             stop.clone(),
@@ -115,6 +125,7 @@ async fn claim_loop<Q: SendQueue>(
     queue: Arc<Q>,
     slots: Arc<Semaphore>,
     spacer: Arc<Spacer>,
+    clock: Arc<DbClock>,
     pacing: Pacing,
     offset: Duration,
     mut stop: watch::Receiver<bool>,
@@ -147,7 +158,7 @@ async fn claim_loop<Q: SendQueue>(
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let slot = Q::send_in_us(&item).map(|us| slot_instant(us, now));
+                    let slot = Q::slot(&item).map(|s| clock.instant_of(s, now));
                     last_slot = last_slot.max(slot);
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
@@ -193,13 +204,50 @@ async fn claim_loop<Q: SendQueue>(
     while in_flight.join_next().await.is_some() {}
 }
 
-/// A slot `us` microseconds after the claim's answer came `now`.
-fn slot_instant(us: i64, now: Instant) -> Instant {
-    let offset = Duration::from_micros(us.unsigned_abs());
-    if us >= 0 {
-        now + offset
-    } else {
-        now.checked_sub(offset).unwrap_or(now)
+/// The database's clock as this process sees it: the least difference between the local
+/// clock when a claim's answer arrived and the database's clock when it answered, over
+/// the last minute or so: the clocks' offset plus the fastest answer's transit. A slot
+/// is timed as its `send_at` plus that offset, so an answer that was slow to arrive (the
+/// process was busy) does not shift its slots onto the next claim's, and clocks that
+/// differ between the database's host and this one don't either.
+#[derive(Default)]
+struct DbClock {
+    /// (least offset in µs this window, least in the window before, window start).
+    offsets: Mutex<Option<(i64, i64, Instant)>>,
+}
+
+/// How long an offset seen counts (two windows of it).
+const CLOCK_WINDOW: Duration = Duration::from_secs(30);
+
+impl DbClock {
+    /// When `slot` falls on tokio's clock, given that its claim's answer came `now`.
+    fn instant_of(&self, slot: Slot, now: Instant) -> Instant {
+        let wall_now = SystemTime::now();
+        let micros = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        };
+        let answered_db = micros(slot.send_at) - slot.send_in_us;
+        let seen = micros(wall_now) - answered_db;
+        let offset = {
+            let mut offsets = self.offsets.lock().unwrap_or_else(PoisonError::into_inner);
+            let (current, previous, since) = offsets.get_or_insert((seen, seen, now));
+            if now.duration_since(*since) > CLOCK_WINDOW {
+                *previous = *current;
+                *current = seen;
+                *since = now;
+            }
+            *current = (*current).min(seen);
+            (*current).min(*previous)
+        };
+        // The slot on the local wall clock, then on tokio's.
+        let from_now = micros(slot.send_at) + offset - micros(wall_now);
+        let delta = Duration::from_micros(from_now.unsigned_abs());
+        if from_now >= 0 {
+            now + delta
+        } else {
+            now.checked_sub(delta).unwrap_or(now)
+        }
     }
 }
 
@@ -255,7 +303,7 @@ mod tests {
             Ok(left.drain(..n).collect())
         }
 
-        fn send_in_us(_: &u32) -> Option<i64> {
+        fn slot(_: &u32) -> Option<Slot> {
             None
         }
 
@@ -312,8 +360,18 @@ mod tests {
             Ok(left.drain(..n).collect())
         }
 
-        fn send_in_us(item: &(u32, i64)) -> Option<i64> {
-            Some(item.1)
+        fn slot(item: &(u32, i64)) -> Option<Slot> {
+            // As if the database answered just now.
+            let answered = SystemTime::now();
+            let at = if item.1 >= 0 {
+                answered + Duration::from_micros(item.1.unsigned_abs())
+            } else {
+                answered - Duration::from_micros(item.1.unsigned_abs())
+            };
+            Some(Slot {
+                send_at: at,
+                send_in_us: item.1,
+            })
         }
 
         async fn send(self: Arc<Self>, item: (u32, i64)) {
@@ -347,12 +405,39 @@ mod tests {
             .iter()
             .map(|(n, at)| (*n, *at - started))
             .collect();
-        let at = |n: u32| sent.iter().find(|(m, _)| *m == n).map(|(_, d)| *d);
-        assert_eq!(at(0), Some(Duration::from_millis(30)), "{sent:?}");
-        assert_eq!(at(1), Some(Duration::from_millis(10)), "{sent:?}");
-        assert_eq!(at(2), Some(Duration::ZERO), "{sent:?}");
+        // (Within a millisecond: the real clock moves a little while the test runs.)
+        let at = |n: u32| {
+            sent.iter()
+                .find(|(m, _)| *m == n)
+                .map(|(_, d)| d.as_millis())
+        };
+        assert_eq!(at(0), Some(30), "{sent:?}");
+        assert_eq!(at(1), Some(10), "{sent:?}");
+        assert_eq!(at(2), Some(0), "{sent:?}");
         assert_eq!(at(3), None, "{sent:?}");
         assert_eq!(*queue.returned.lock().unwrap(), vec![3]);
+    }
+
+    #[test]
+    fn a_slow_answer_does_not_shift_its_slots_onto_the_next_claims() {
+        let clock = DbClock::default();
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // A fast answer: the database answered just now; its slot is 50 ms later.
+        let fast = Slot {
+            send_at: SystemTime::now() + ms(50),
+            send_in_us: 50_000,
+        };
+        let at = clock.instant_of(fast, now);
+        assert!(at >= now + ms(49) && at <= now + ms(51), "{:?}", at - now);
+        // An answer that took 30 ms to arrive (the process was busy): the database
+        // answered 30 ms ago, its slot is 20 ms from now, not 50.
+        let slow = Slot {
+            send_at: SystemTime::now() + ms(20),
+            send_in_us: 50_000,
+        };
+        let at = clock.instant_of(slow, now);
+        assert!(at >= now + ms(19) && at <= now + ms(21), "{:?}", at - now);
     }
 
     // On tokio's paused clock: the turns are what the spacer planned, not when a loaded

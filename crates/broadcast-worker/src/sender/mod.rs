@@ -111,8 +111,11 @@ impl SendQueue for Shared {
         Ok(recipients)
     }
 
-    fn send_in_us(recipient: &ClaimedRecipient) -> Option<i64> {
-        recipient.send_in_us
+    fn slot(recipient: &ClaimedRecipient) -> Option<sending::claim_loop::Slot> {
+        Some(sending::claim_loop::Slot {
+            send_at: recipient.send_at?.into(),
+            send_in_us: recipient.send_in_us?,
+        })
     }
 
     async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {

@@ -59,8 +59,11 @@ impl SendQueue for Replies {
         Ok(jobs)
     }
 
-    fn send_in_us(job: &ClaimedJob) -> Option<i64> {
-        job.send_in_us
+    fn slot(job: &ClaimedJob) -> Option<sending::claim_loop::Slot> {
+        Some(sending::claim_loop::Slot {
+            send_at: job.send_at?.into(),
+            send_in_us: job.send_in_us?,
+        })
     }
 
     async fn send(self: Arc<Self>, job: ClaimedJob) {

@@ -162,8 +162,8 @@ select is(pg_temp.claim('s3', 'PN-31c'), '[]'::jsonb, 'the customer opted out ag
 select is((select status || ' ' || (error_data ->> 'code') from public.messages where id = access_test.id('46')), 'failed contact_opted_out',
   'the queued reply fails with the reason');
 select is((select count(*)::int from svc.outbound_jobs where message_id = access_test.id('46')), 0, 'and leaves the queue');
-select is((select count(*)::int from svc.send_rate_buckets where phone_number_id = 'PN-31c'), 0,
-  'no rate-limit token was asked for it (that number''s bucket was never touched)');
+select is((select count(*)::int from svc.send_schedules where phone_number_id = 'PN-31c'), 0,
+  'no send slot was asked for it (that number''s schedule was never touched)');
 
 -- Broadcasts: skipped at claim time, and a retry is refused -------------------------------------------
 update public.contacts set opted_out_at = null, status = 'active' where id in (access_test.id('2a'), access_test.id('2b'));

@@ -85,6 +85,9 @@ enum BenchWhat {
     Templates,
     /// Inbound media: webhook to servable (200 KB image, 5 MB video), serving vs. direct reads, memory under 20 range requests.
     Media,
+    /// The closed loop: a broadcast at 1,000/s under its own status webhooks, with
+    /// customers writing during the storm, the Graph API at 0 ms and 300 ms.
+    Loop,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +125,9 @@ fn main() {
         Command::Bench {
             what: BenchWhat::Media,
         } => bench::media::run(),
+        Command::Bench {
+            what: BenchWhat::Loop,
+        } => bench::closed_loop::run(),
         Command::Demo => demo::run(),
         Command::Types => {
             let layout = testkit::layout::Layout::discover();

@@ -1,11 +1,11 @@
 //! The loop both senders run (agents' replies in the gateway, broadcast recipients in
-//! the worker): claim from a leased queue in the database what the shared token bucket
-//! grants, send each item in a task of its own, and pace the next claim
-//! ([`Pacing`](crate::pacing::Pacing)). From 250/s, two loops run staggered by half a
-//! claim's worth of tokens, so the bucket is visited more often than it fills even when
-//! one claim's round trip is slow under load. Requests leave at least
-//! `Pacing::send_spacing` (1/99.8% of the limit) apart: a slow claim answered together with the next
-//! one would otherwise send a second's worth of tokens as a burst.
+//! the worker): claim from a leased queue in the database, each item with the send slot
+//! the number's shared schedule reserved for it, send each item at its slot in a task of
+//! its own, and pace the next claim ([`Pacing`](crate::pacing::Pacing)). From 250/s, two
+//! loops run, so one slow claim does not leave the schedule idle. A send whose slot had
+//! passed when the claim's answer came (or that has none) leaves at once, but requests of
+//! one process that way leave at least `Pacing::send_spacing` (1/99.8% of the limit)
+//! apart.
 //!
 //! At stop, a loop claims nothing more and waits for its sends (each records its own
 //! outcome); what a queue does with claims it never sent is its own business
@@ -14,7 +14,7 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -32,6 +32,13 @@ const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// later one without a status for the earlier one is evidence that the earlier one (whose
 /// outcome is unknown) never reached WhatsApp (migration `..._held_outcomes.sql`).
 pub const SEND_DEADLINE: Duration = Duration::from_secs(1);
+
+/// A send leaves within this time after its slot, or not at all (it goes back to the
+/// queue unsent, [`SendQueue::not_sent_in_time`]). Slots are spaced at 98.5% of the limit
+/// (15 ms in a second to spare), so sends up to 5 ms late, plus 10 ms of jitter on the
+/// way, never put more than the limit in any 1-second window at WhatsApp (migration
+/// `..._send_slots.sql`).
+pub const SLOT_TOLERANCE: Duration = Duration::from_millis(5);
 
 /// A lease owner unique to this process, e.g. `gateway-web-1-4242-1a2b3c4d`: what it is,
 /// the host, the pid and a random part (a restarted process may get the same pid).
@@ -53,11 +60,14 @@ pub trait SendQueue: Send + Sync + 'static {
     /// What the log calls the items, e.g. "outbound messages".
     const ITEMS: &'static str;
 
-    /// Claims (leases) at most `max` items the shared bucket has tokens for.
+    /// Claims (leases) at most `max` items the shared schedule has send slots for.
     fn claim(
         &self,
         max: usize,
     ) -> impl Future<Output = Result<Vec<Self::Item>, Self::Error>> + Send;
+
+    /// The send slot the claim reserved for `item`; `None`: at once.
+    fn slot(item: &Self::Item) -> Option<Slot>;
 
     /// Sends one claimed item and records its outcome.
     fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
@@ -73,6 +83,15 @@ pub trait SendQueue: Send + Sync + 'static {
     }
 }
 
+/// A send slot as a claim answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// On the database's clock.
+    pub send_at: SystemTime,
+    /// Microseconds from the database's answer until `send_at` (negative: passed).
+    pub send_in_us: i64,
+}
+
 /// Runs `pacing.loops` claim loops until `stop` turns true; returns once every send they
 /// started has finished. At most `max_in_flight` sends are in the air at once.
 pub async fn run<Q: SendQueue>(
@@ -83,13 +102,16 @@ pub async fn run<Q: SendQueue>(
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let spacer = Arc::new(Spacer::new(pacing.send_spacing));
+    let clock = Arc::new(DbClock::default());
     let mut loops = JoinSet::new();
     for i in 0..pacing.loops {
-        let offset = pacing.refill_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
+        // Staggered by half a claim's worth of slots.
+        let offset = pacing.slot_interval * u32::try_from(i * pacing.claim_size / 2).unwrap_or(0);
         loops.spawn(claim_loop(
             Arc::clone(&queue),
             Arc::clone(&slots),
             Arc::clone(&spacer),
+            Arc::clone(&clock),
             pacing,
             offset,
             stop.clone(),
@@ -103,6 +125,7 @@ async fn claim_loop<Q: SendQueue>(
     queue: Arc<Q>,
     slots: Arc<Semaphore>,
     spacer: Arc<Spacer>,
+    clock: Arc<DbClock>,
     pacing: Pacing,
     offset: Duration,
     mut stop: watch::Receiver<bool>,
@@ -121,7 +144,7 @@ async fn claim_loop<Q: SendQueue>(
         while in_flight.try_join_next().is_some() {}
         let free = slots.available_permits().min(pacing.claim_size);
         if free == 0 {
-            planned = Instant::now() + pacing.refill_interval;
+            planned = Instant::now() + pacing.slot_interval;
             continue;
         }
         let asked = Instant::now();
@@ -130,14 +153,30 @@ async fn claim_loop<Q: SendQueue>(
         planned = match claimed {
             Ok(items) => {
                 let n = items.len();
+                let mut last_slot = None;
                 for item in items {
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
+                    let slot = Q::slot(&item).map(|s| clock.instant_of(s, now));
+                    last_slot = last_slot.max(slot);
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
-                        spacer.wait_turn().await;
-                        if asked.elapsed() > SEND_DEADLINE {
+                        let missed_slot = match slot {
+                            // The slot is this send's alone, whichever process sends.
+                            Some(slot) => {
+                                tokio::time::sleep_until(slot).await;
+                                Instant::now() > slot + SLOT_TOLERANCE
+                            }
+                            None => {
+                                spacer.wait_turn().await;
+                                false
+                            }
+                        };
+                        if missed_slot {
+                            tracing::debug!("a claimed {} missed its send slot; back to the queue unsent", Q::ITEMS);
+                            queue.not_sent_in_time(item).await;
+                        } else if asked.elapsed() > SEND_DEADLINE {
                             tracing::warn!("a claimed {} waited past the send deadline; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else {
@@ -149,7 +188,7 @@ async fn claim_loop<Q: SendQueue>(
                 if n > 0 {
                     last_grant = Some(now);
                 }
-                pacing.next_claim(planned, now, n, last_grant.map(|t| now - t))
+                pacing.next_claim(now, n, last_slot, last_grant.map(|t| now - t))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "claiming {} failed; retrying", Q::ITEMS);
@@ -163,6 +202,53 @@ async fn claim_loop<Q: SendQueue>(
         Q::ITEMS
     );
     while in_flight.join_next().await.is_some() {}
+}
+
+/// The database's clock as this process sees it: the least difference between the local
+/// clock when a claim's answer arrived and the database's clock when it answered, over
+/// the last minute or so: the clocks' offset plus the fastest answer's transit. A slot
+/// is timed as its `send_at` plus that offset, so an answer that was slow to arrive (the
+/// process was busy) does not shift its slots onto the next claim's, and clocks that
+/// differ between the database's host and this one don't either.
+#[derive(Default)]
+struct DbClock {
+    /// (least offset in µs this window, least in the window before, window start).
+    offsets: Mutex<Option<(i64, i64, Instant)>>,
+}
+
+/// How long an offset seen counts (two windows of it).
+const CLOCK_WINDOW: Duration = Duration::from_secs(30);
+
+impl DbClock {
+    /// When `slot` falls on tokio's clock, given that its claim's answer came `now`.
+    fn instant_of(&self, slot: Slot, now: Instant) -> Instant {
+        let wall_now = SystemTime::now();
+        let micros = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        };
+        let answered_db = micros(slot.send_at) - slot.send_in_us;
+        let seen = micros(wall_now) - answered_db;
+        let offset = {
+            let mut offsets = self.offsets.lock().unwrap_or_else(PoisonError::into_inner);
+            let (current, previous, since) = offsets.get_or_insert((seen, seen, now));
+            if now.duration_since(*since) > CLOCK_WINDOW {
+                *previous = *current;
+                *current = seen;
+                *since = now;
+            }
+            *current = (*current).min(seen);
+            (*current).min(*previous)
+        };
+        // The slot on the local wall clock, then on tokio's.
+        let from_now = micros(slot.send_at) + offset - micros(wall_now);
+        let delta = Duration::from_micros(from_now.unsigned_abs());
+        if from_now >= 0 {
+            now + delta
+        } else {
+            now.checked_sub(delta).unwrap_or(now)
+        }
+    }
 }
 
 /// Hands out send times at least `spacing` apart, in the order asked.
@@ -217,6 +303,10 @@ mod tests {
             Ok(left.drain(..n).collect())
         }
 
+        fn slot(_: &u32) -> Option<Slot> {
+            None
+        }
+
         async fn send(self: Arc<Self>, item: u32) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             self.sent.lock().unwrap().push(item);
@@ -250,6 +340,104 @@ mod tests {
             queue.claims.load(Ordering::SeqCst) >= 500 / 8,
             "never more than max_in_flight claimed at once"
         );
+    }
+
+    /// Items with their slots (µs after the claim's answer); `send` notes when it went.
+    struct Slotted {
+        left: Mutex<Vec<(u32, i64)>>,
+        sent: Mutex<Vec<(u32, Instant)>>,
+        returned: Mutex<Vec<u32>>,
+    }
+
+    impl SendQueue for Slotted {
+        type Item = (u32, i64);
+        type Error = String;
+        const ITEMS: &'static str = "slotted numbers";
+
+        async fn claim(&self, max: usize) -> Result<Vec<(u32, i64)>, String> {
+            let mut left = self.left.lock().unwrap();
+            let n = max.min(left.len());
+            Ok(left.drain(..n).collect())
+        }
+
+        fn slot(item: &(u32, i64)) -> Option<Slot> {
+            // As if the database answered just now.
+            let answered = SystemTime::now();
+            let at = if item.1 >= 0 {
+                answered + Duration::from_micros(item.1.unsigned_abs())
+            } else {
+                answered - Duration::from_micros(item.1.unsigned_abs())
+            };
+            Some(Slot {
+                send_at: at,
+                send_in_us: item.1,
+            })
+        }
+
+        async fn send(self: Arc<Self>, item: (u32, i64)) {
+            self.sent.lock().unwrap().push((item.0, Instant::now()));
+        }
+
+        async fn not_sent_in_time(self: Arc<Self>, item: (u32, i64)) {
+            self.returned.lock().unwrap().push(item.0);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_item_leaves_at_its_slot_and_one_whose_slot_passed_goes_back_unsent() {
+        let queue = Arc::new(Slotted {
+            // 0 and 1: due 30 and 10 ms after the answer; 2: its slot passed 4 ms before
+            // (within the tolerance); 3: 20 ms before (missed).
+            left: Mutex::new(vec![(0, 30_000), (1, 10_000), (2, -4_000), (3, -20_000)]),
+            sent: Mutex::new(Vec::new()),
+            returned: Mutex::new(Vec::new()),
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let started = Instant::now();
+        let running = tokio::spawn(run(Arc::clone(&queue), Pacing::new(80), 8, stop));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop_tx.send(true).unwrap();
+        running.await.unwrap();
+        let sent: Vec<(u32, Duration)> = queue
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, at)| (*n, *at - started))
+            .collect();
+        // (Within a millisecond: the real clock moves a little while the test runs.)
+        let at = |n: u32| {
+            sent.iter()
+                .find(|(m, _)| *m == n)
+                .map(|(_, d)| d.as_millis())
+        };
+        assert_eq!(at(0), Some(30), "{sent:?}");
+        assert_eq!(at(1), Some(10), "{sent:?}");
+        assert_eq!(at(2), Some(0), "{sent:?}");
+        assert_eq!(at(3), None, "{sent:?}");
+        assert_eq!(*queue.returned.lock().unwrap(), vec![3]);
+    }
+
+    #[test]
+    fn a_slow_answer_does_not_shift_its_slots_onto_the_next_claims() {
+        let clock = DbClock::default();
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // A fast answer: the database answered just now; its slot is 50 ms later.
+        let fast = Slot {
+            send_at: SystemTime::now() + ms(50),
+            send_in_us: 50_000,
+        };
+        let at = clock.instant_of(fast, now);
+        assert!(at >= now + ms(49) && at <= now + ms(51), "{:?}", at - now);
+        // An answer that took 30 ms to arrive (the process was busy): the database
+        // answered 30 ms ago, its slot is 20 ms from now, not 50.
+        let slow = Slot {
+            send_at: SystemTime::now() + ms(20),
+            send_in_us: 50_000,
+        };
+        let at = clock.instant_of(slow, now);
+        assert!(at >= now + ms(19) && at <= now + ms(21), "{:?}", at - now);
     }
 
     // On tokio's paused clock: the turns are what the spacer planned, not when a loaded

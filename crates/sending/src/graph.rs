@@ -116,7 +116,7 @@ impl GraphClient {
         let http = reqwest::Client::builder()
             .timeout(request_timeout)
             .connect_timeout(request_timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(crate::sender::MAX_IN_FLIGHT)
             .build()?;
         Ok(Self {
             http,

@@ -6,8 +6,8 @@
 //! - [`graph`]: the Graph API client and what became of one request
 //!   ([`graph::SendOutcome`]).
 //! - [`sender`]: one runnable sender, and its stop (no new claims, sends in the air
-//!   finish, unsent claims go back); [`claim_loop`] and [`pacing`]: how it claims what
-//!   the shared token bucket grants.
+//!   finish, unsent claims go back); [`claim_loop`] and [`pacing`]: how it claims items
+//!   with the send slots the number's shared schedule reserved, and sends each at its slot.
 //! - [`readiness`]: what `/readyz` says about sending (active, or paused and why).
 //! - [`outcome`]: the sending policy (what comes after an outcome), `error_data`, and
 //!   recording an outcome until the database answers.

@@ -5,6 +5,7 @@
 //! ([`SendQueue::release_unsent`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use whatsapp::RetryPolicy;
@@ -12,8 +13,23 @@ use whatsapp::RetryPolicy;
 use crate::claim_loop::{self, SendQueue};
 use crate::pacing::Pacing;
 
-/// Requests in the air at once, per process.
-pub const MAX_IN_FLIGHT: usize = 256;
+/// The slowest answer of the Graph API a sender keeps its limit at: Meta's answers
+/// take hundreds of milliseconds, and in-flight sends cap the rate at
+/// `in flight / answer time`.
+pub const LONGEST_ANSWER_AT_FULL_RATE: Duration = Duration::from_millis(1500);
+/// Requests in the air at once, per process, at least (low limits).
+pub const MIN_IN_FLIGHT: usize = 256;
+/// Requests in the air at once, per process, at most: each is a small task and a
+/// connection, so memory stays bounded whatever the limit.
+pub const MAX_IN_FLIGHT: usize = 10_000;
+
+/// Requests in the air at once for a limit of `max_mps`: enough to keep the limit while
+/// answers take up to [`LONGEST_ANSWER_AT_FULL_RATE`] (1,500 at 1,000/s), between
+/// [`MIN_IN_FLIGHT`] and [`MAX_IN_FLIGHT`].
+pub fn max_in_flight(max_mps: u32) -> usize {
+    let needed = (f64::from(max_mps) * LONGEST_ANSWER_AT_FULL_RATE.as_secs_f64()).ceil() as usize;
+    needed.clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+}
 
 /// What a running sender reads for every claim and send.
 #[derive(Debug, Clone)]
@@ -31,6 +47,21 @@ pub struct SenderSettings {
 /// Runs `queue` with `pacing` until `stop` turns true; returns once the sends in the
 /// air have finished and the unsent claims have been handed back.
 pub async fn run<Q: SendQueue>(queue: Arc<Q>, pacing: Pacing, stop: watch::Receiver<bool>) {
-    claim_loop::run(Arc::clone(&queue), pacing, MAX_IN_FLIGHT, stop).await;
+    let in_flight = max_in_flight(pacing.max_mps);
+    claim_loop::run(Arc::clone(&queue), pacing, in_flight, stop).await;
     queue.release_unsent().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_sends_keep_the_limit_at_answers_of_one_and_a_half_seconds() {
+        assert_eq!(max_in_flight(80), MIN_IN_FLIGHT);
+        assert_eq!(max_in_flight(1000), 1500);
+        // 1,000/s at 1 s answers needs 1,000 in the air.
+        assert!(max_in_flight(1000) as f64 / 1.0 >= 1000.0);
+        assert_eq!(max_in_flight(100_000), MAX_IN_FLIGHT);
+    }
 }

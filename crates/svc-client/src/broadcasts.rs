@@ -33,6 +33,15 @@ pub struct ClaimedRecipient {
     pub first_attempt_at: OffsetDateTime,
     /// Sending is paused: this send is the probe that tells whether it may resume.
     pub probe: bool,
+    /// The send slot the claim reserved for it in the number's shared schedule: send
+    /// then, not before.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub send_at: Option<OffsetDateTime>,
+    /// Microseconds from the claim's answer (the database's clock) until `send_at`;
+    /// negative when the slot had passed. Senders time the send with it, not with
+    /// their own clock.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub send_in_us: Option<i64>,
 }
 
 /// A broadcast `svc.start_due_broadcasts` moved to 'sending'.
@@ -131,7 +140,7 @@ pub(crate) struct ClaimBroadcastRecipients<'a> {
 }
 
 impl Rpc for ClaimBroadcastRecipients<'_> {
-    const FUNCTION: &'static str = "claim_broadcast_recipients";
+    const FUNCTION: &'static str = "claim_scheduled_broadcast_recipients";
     const ARGS: &'static [(&'static str, &'static str)] = &[
         ("p_owner", "text"),
         ("p_phone_number_id", "text"),
@@ -200,7 +209,7 @@ impl SvcClient {
         self.call(&CompleteFinishedBroadcasts {}).await
     }
 
-    /// `svc.claim_broadcast_recipients`: recipients of sending broadcasts, leased to
+    /// `svc.claim_scheduled_broadcast_recipients` (`svc.claim_broadcast_recipients`, each item with its send slot): recipients of sending broadcasts, leased to
     /// `owner`, within the shared rate limit and the messaging limit (`None`: unlimited),
     /// after waiting replies.
     #[allow(clippy::too_many_arguments)]

@@ -29,8 +29,8 @@ use crate::templates::{
     ClaimTemplateSync, FinishTemplateSync, MessagingLimitRequest, UpsertTemplates,
 };
 use crate::webhooks::{
-    EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal, ReplayFailedWebhooks,
-    WebhookBacklogRequest,
+    ApplyQueuedStatuses, EraseFromJournal, ExportFromJournal, IngestWebhooks, PruneWebhookJournal,
+    ReplayFailedWebhooks, WebhookBacklogRequest,
 };
 use crate::{BroadcastOutcome, OutboundOutcome};
 
@@ -51,6 +51,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "apply_template_events",
         "the webhook applier (apply_webhook_events or its successor), with events.templates",
     ),
+    ("apply_queued_webhook_events", "apply_queued_statuses"),
     ("apply_early_statuses", "the record_*_sent functions"),
     (
         "apply_webhook_events",
@@ -59,6 +60,14 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("broadcast_users_estimate", "claim_broadcast_recipients"),
     ("broadcast_users_in_last_24h", "broadcast_users_estimate"),
     ("check_contact_reachable", "the claim functions"),
+    (
+        "claim_broadcast_recipients",
+        "claim_scheduled_broadcast_recipients",
+    ),
+    (
+        "claim_outbound_messages",
+        "claim_scheduled_outbound_messages",
+    ),
     (
         "checking_delivery_error",
         "the claim functions, record_outbound_failed",
@@ -83,6 +92,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "fail_media_fetch",
         "record_media_retry, record_media_failed",
     ),
+    ("is_status_only", "ingest_webhooks"),
     ("is_transient_error", "journal_and_apply"),
     ("listed_templates", "upsert_templates"),
     ("journal_and_apply", "ingest_webhook, ingest_webhooks"),
@@ -108,6 +118,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "nobody yet (the reply sender lets its leases expire)",
     ),
     ("status_rank", "apply_delivery_status"),
+    ("reserved_send_slots", "with_send_times"),
     ("take_send_tokens", "the claim functions"),
     (
         "template_sendable",
@@ -117,6 +128,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "upsert_contact_for_sender",
         "ingest_webhooks, apply_webhook_events",
     ),
+    ("with_send_times", "the claim_scheduled_* functions"),
 ];
 
 /// What one typed function sends to and expects from its `svc` function.
@@ -162,6 +174,7 @@ pub fn signatures() -> Vec<Signature> {
     vec![
         Signature::of::<Ping>(),
         Signature::of::<IngestWebhooks>(),
+        Signature::of::<ApplyQueuedStatuses>(),
         Signature::of::<WebhookBacklogRequest>(),
         Signature::of::<ReplayFailedWebhooks>(),
         Signature::of::<PruneWebhookJournal>(),

@@ -36,5 +36,5 @@ pub use templates::{
 };
 pub use webhooks::{
     EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,
-    ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
+    QueuedStatusesReport, ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
 };

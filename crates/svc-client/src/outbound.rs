@@ -39,6 +39,15 @@ pub struct ClaimedJob {
     pub first_attempt_at: OffsetDateTime,
     /// Sending is paused: this send is the probe that tells whether it may resume.
     pub probe: bool,
+    /// The send slot the claim reserved for it in the number's shared schedule: send
+    /// then, not before.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub send_at: Option<OffsetDateTime>,
+    /// Microseconds from the claim's answer (the database's clock) until `send_at`;
+    /// negative when the slot had passed. Senders time the send with it, not with
+    /// their own clock.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub send_in_us: Option<i64>,
 }
 
 /// `svc.outbound_status`: queue depth and pause state.
@@ -112,7 +121,7 @@ pub(crate) struct ClaimOutboundMessages<'a> {
 }
 
 impl Rpc for ClaimOutboundMessages<'_> {
-    const FUNCTION: &'static str = "claim_outbound_messages";
+    const FUNCTION: &'static str = "claim_scheduled_outbound_messages";
     const ARGS: &'static [(&'static str, &'static str)] = &[
         ("p_owner", "text"),
         ("p_phone_number_id", "text"),
@@ -198,7 +207,7 @@ impl Rpc for OutboundStatusRequest<'_> {
 }
 
 impl SvcClient {
-    /// `svc.claim_outbound_messages`: due replies, in order per contact, within the
+    /// `svc.claim_scheduled_outbound_messages` (`svc.claim_outbound_messages`, each item with its send slot): due replies, in order per contact, within the
     /// shared rate limit, leased to `owner`.
     pub async fn claim_outbound_messages(
         &self,
@@ -273,6 +282,8 @@ mod tests {
             "attempts": 1,
             "first_attempt_at": "2026-11-25T10:00:00.123456+00:00",
             "probe": false,
+            "send_at": "2026-11-25T10:00:00.143456+00:00",
+            "send_in_us": 20000,
         })
     }
 
@@ -281,11 +292,22 @@ mod tests {
         let job: ClaimedJob = serde_json::from_value(claimed_job()).unwrap();
         assert_eq!(job.to.as_deref(), Some("34600111222"));
         assert!(!job.probe);
+        assert_eq!(
+            job.send_at.map(|t| t - job.first_attempt_at),
+            Some(time::Duration::milliseconds(20))
+        );
     }
 
     #[test]
     fn a_claimed_job_missing_a_column_is_refused_even_an_optional_one() {
-        for column in ["recipient_user_id", "reply_to_wamid", "probe", "attempts"] {
+        for column in [
+            "recipient_user_id",
+            "reply_to_wamid",
+            "probe",
+            "attempts",
+            "send_at",
+            "send_in_us",
+        ] {
             let mut job = claimed_job();
             job.as_object_mut().unwrap().remove(column);
             assert!(

@@ -83,6 +83,9 @@ pub enum StoredWebhook {
     },
     /// Journaled as failed (it could not be parsed or applied); replayable after a fix.
     Failed { journal_id: i64, error: String },
+    /// Journaled (durable) with statuses only, applied after the acknowledgement by
+    /// `svc.apply_queued_statuses`.
+    Queued { journal_id: i64 },
 }
 
 impl StoredWebhook {
@@ -90,24 +93,26 @@ impl StoredWebhook {
         match self {
             Self::Applied { journal_id, .. }
             | Self::Ignored { journal_id, .. }
-            | Self::Failed { journal_id, .. } => *journal_id,
+            | Self::Failed { journal_id, .. }
+            | Self::Queued { journal_id } => *journal_id,
         }
     }
 
-    /// The journal's outcome: applied, ignored or failed.
+    /// What became of it: applied, ignored, failed or queued.
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::Applied { .. } => "applied",
             Self::Ignored { .. } => "ignored",
             Self::Failed { .. } => "failed",
+            Self::Queued { .. } => "queued",
         }
     }
 
-    /// What was applied (none for a failed webhook).
+    /// What was applied (none for a failed or queued webhook).
     pub fn counts(&self) -> Option<&EventCounts> {
         match self {
             Self::Applied { counts, .. } | Self::Ignored { counts, .. } => Some(counts),
-            Self::Failed { .. } => None,
+            Self::Failed { .. } | Self::Queued { .. } => None,
         }
     }
 }
@@ -117,6 +122,19 @@ impl StoredWebhook {
 pub struct EventCounts {
     pub messages_inserted: i64,
     pub duplicates: i64,
+    pub statuses_applied: i64,
+    pub statuses_stale: i64,
+    /// Statuses that arrived before their message was recorded (applied later).
+    pub statuses_early: i64,
+}
+
+/// `svc.apply_queued_statuses`' counts: pending webhooks applied by one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct QueuedStatusesReport {
+    /// Pending webhooks taken (applied, or journaled as failed).
+    pub webhooks: i64,
+    /// Of those, journaled as failed (their statuses could not be applied).
+    pub failed: i64,
     pub statuses_applied: i64,
     pub statuses_stale: i64,
     /// Statuses that arrived before their message was recorded (applied later).
@@ -192,6 +210,24 @@ impl Rpc for IngestWebhooks<'_> {
             },
             IncomingWebhook {
                 payload: json!({}),
+                events: Some(Events {
+                    messages: Vec::new(),
+                    statuses: vec![StatusEvent {
+                        wamid: "wamid.contract.queued".into(),
+                        status: "read",
+                        timestamp: at,
+                        recipient_id: Some("34600000099".into()),
+                        errors: None,
+                        callback_data: None,
+                        pricing: None,
+                    }],
+                    templates: Vec::new(),
+                    messaging_limits: Vec::new(),
+                }),
+                parse_error: None,
+            },
+            IncomingWebhook {
+                payload: json!({}),
                 events: None,
                 parse_error: Some("not a webhook".into()),
             },
@@ -199,6 +235,22 @@ impl Rpc for IngestWebhooks<'_> {
         Self {
             p_webhooks: Cow::Owned(webhooks),
         }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ApplyQueuedStatuses {
+    p_limit: u32,
+}
+
+impl Rpc for ApplyQueuedStatuses {
+    const FUNCTION: &'static str = "apply_queued_statuses";
+    const ARGS: &'static [(&'static str, &'static str)] = &[("p_limit", "integer")];
+    const RETURNS: &'static str = "jsonb";
+    type Answer = QueuedStatusesReport;
+
+    fn example() -> Self {
+        Self { p_limit: 10 }
     }
 }
 
@@ -346,8 +398,9 @@ impl SvcClient {
             .await
     }
 
-    /// `svc.ingest_webhooks`: journals and applies the webhooks in one transaction; what
-    /// became of each, in the order given.
+    /// `svc.ingest_webhooks`: journals the webhooks in one transaction, applying those
+    /// with customers' messages (status-only ones are queued); what became of each, in
+    /// the order given.
     pub async fn ingest_webhooks(
         &self,
         webhooks: &[IncomingWebhook],
@@ -363,6 +416,15 @@ impl SvcClient {
             });
         }
         Ok(stored)
+    }
+
+    /// `svc.apply_queued_statuses`: applies up to `limit` webhooks journaled as pending
+    /// (status-only webhooks acknowledged before being applied), oldest first.
+    pub async fn apply_queued_statuses(
+        &self,
+        limit: u32,
+    ) -> Result<QueuedStatusesReport, SvcError> {
+        self.call(&ApplyQueuedStatuses { p_limit: limit }).await
     }
 
     /// `svc.webhook_backlog`: failed webhooks and statuses waiting for their message.

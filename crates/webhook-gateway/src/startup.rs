@@ -118,6 +118,11 @@ impl Application {
         if !settings.journal_retention.enabled {
             tracing::info!("webhook journal retention is off here (WEBHOOK_RETENTION=off); journal erasures still run");
         }
+        // Always: status-only webhooks are acknowledged once journaled, applied here.
+        tasks.spawn(crate::ingest::applier::run(
+            svc.clone(),
+            tasks.stop_signal(),
+        ));
         tasks.spawn(crate::ingest::retention::run(
             svc.clone(),
             settings.journal_retention.clone(),

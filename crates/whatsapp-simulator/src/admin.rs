@@ -19,7 +19,7 @@
 //! | `POST /_sim/templates` | `TemplateSpec` `{name, language, category?, body_params?}` | 201 |
 //! | `POST /_sim/templates/change` | `TemplateChange` `{name, language, status?, reason?, category?}` | the `TemplateSpec` now; sends the template webhooks |
 //! | `GET /_sim/config` | | `RuntimeConfig` |
-//! | `PATCH /_sim/config` | `ConfigPatch` `{webhook_url?, max_mps?, status_webhooks?, enforce_window?}` | `RuntimeConfig` |
+//! | `PATCH /_sim/config` | `ConfigPatch` `{webhook_url?, max_mps?, status_webhooks?, enforce_window?, answer_latency?}` | `RuntimeConfig` |
 //! | `POST /_sim/reset` | | 204; recorder, faults and windows back to the start |
 
 use std::sync::Arc;

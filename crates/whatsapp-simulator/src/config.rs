@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use service_runtime::{ConfigError, Env, Secret};
 
+use crate::latency::AnswerLatency;
+
 /// Where the binary listens unless `SIM_ADDR` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:54340";
 /// Meta's default throughput per business phone number.
@@ -292,6 +294,8 @@ pub struct SimulatorConfig {
     pub templates: Vec<TemplateSpec>,
     /// Runtime: answer 131047 to non-template messages outside the 24-hour window.
     pub enforce_window: bool,
+    /// Runtime: how long the messages endpoint takes to answer.
+    pub answer_latency: AnswerLatency,
     /// Waits before webhook retries after a non-2xx answer or a connection
     /// error; one retry per entry (Meta: immediately, then less and less often).
     pub webhook_retry_delays: Vec<Duration>,
@@ -328,6 +332,7 @@ impl SimulatorConfig {
             status_webhooks: StatusWebhooks::default(),
             templates: default_templates(),
             enforce_window: true,
+            answer_latency: AnswerLatency::default(),
             webhook_retry_delays: vec![
                 Duration::ZERO,
                 Duration::from_millis(50),
@@ -354,6 +359,7 @@ impl SimulatorConfig {
     /// | `SIM_STATUS_DUPLICATES` | send each status twice | false |
     /// | `SIM_STATUS_REORDER` | send statuses read-first | false |
     /// | `SIM_WEBHOOK_BATCH_MS` | batch statuses for this long | none |
+    /// | `SIM_ANSWER_LATENCY_MS` | answer time of the messages endpoint: `fixed` or `fixed,jitter` ms | `0` |
     /// | `SIM_TEMPLATES` | `name:lang[:category],...` | the three defaults |
     /// | `SIM_WABA_ID`, `SIM_DISPLAY_PHONE_NUMBER` | webhook identity | Meta's example values |
     /// | `SIM_FAULT_TIMEOUT_MS` | default hold of a timeout fault | 30000 |
@@ -388,6 +394,12 @@ impl SimulatorConfig {
             None => None,
             Some(_) => Some(env.parsed_or("SIM_WEBHOOK_BATCH_MS", 0u64)?),
         };
+        let answer_latency = match env.optional("SIM_ANSWER_LATENCY_MS") {
+            None => AnswerLatency::default(),
+            Some(spec) => {
+                AnswerLatency::parse(&spec).map_err(|r| invalid("SIM_ANSWER_LATENCY_MS", r))?
+            }
+        };
         let templates = match env.optional("SIM_TEMPLATES") {
             None => default_templates(),
             Some(list) => list
@@ -413,6 +425,7 @@ impl SimulatorConfig {
             status_webhooks,
             templates,
             enforce_window: true,
+            answer_latency,
             webhook_retry_delays: vec![
                 Duration::ZERO,
                 Duration::from_secs(1),
@@ -499,6 +512,7 @@ mod tests {
             ("SIM_WEBHOOK_BATCH_MS", "25"),
             ("SIM_TEMPLATES", "a:en, b:es:marketing"),
             ("SIM_FAULT_TIMEOUT_MS", "1000"),
+            ("SIM_ANSWER_LATENCY_MS", "300,100"),
         ]))
         .unwrap();
         assert_eq!(c.addr.to_string(), "0.0.0.0:9000");
@@ -523,6 +537,7 @@ mod tests {
             ]
         );
         assert_eq!(c.fault_timeout, Duration::from_secs(1));
+        assert_eq!(c.answer_latency, AnswerLatency::new(300, 100));
     }
 
     #[test]
@@ -534,6 +549,7 @@ mod tests {
             ("SIM_TEMPLATES", "nolanguage"),
             ("SIM_WEBHOOK_URL", "ftp://x"),
             ("SIM_ADDR", "localhost"),
+            ("SIM_ANSWER_LATENCY_MS", "slow"),
         ] {
             let err = SimulatorConfig::from_env(&base_env(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

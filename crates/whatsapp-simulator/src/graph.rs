@@ -46,14 +46,16 @@ async fn messages(
     let (version, phone_number_id) = path.into_inner();
     let is_mark_read = request::looks_like_mark_read(&body);
 
-    // Take at most one counted fault, and count the attempt, under one lock.
-    let fault = {
+    // Take at most one counted fault, count the attempt and pick the answer time,
+    // under one lock.
+    let (fault, answer_in) = {
         let mut inner = shared.lock();
+        let answer_in = inner.answer_latency.sample();
         if !is_mark_read {
             inner.recorder.attempt(Instant::now());
         }
         let f = &mut inner.faults;
-        if f.timeouts > 0 {
+        let fault = if f.timeouts > 0 {
             f.timeouts -= 1;
             let hold = f
                 .timeout_ms
@@ -67,7 +69,8 @@ async fn messages(
             Some(Fault::Server(f.server_error_kind))
         } else {
             None
-        }
+        };
+        (fault, answer_in)
     };
 
     let response = match fault {
@@ -78,7 +81,7 @@ async fn messages(
                 "timeout fault"
             );
             if processed {
-                let outcome = handle(&shared, &req, &version, &phone_number_id, &body);
+                let outcome = handle(&shared, &req, (&version, &phone_number_id), &body, hold);
                 tokio::time::sleep(hold).await;
                 finish(&shared, outcome)
             } else {
@@ -87,12 +90,25 @@ async fn messages(
                 MetaError::server(true).response()
             }
         }
-        Some(Fault::Server(kind)) => finish(
-            &shared,
-            Outcome::Rejected(MetaError::server(kind == ServerErrorKind::Unavailable)),
-        ),
+        Some(Fault::Server(kind)) => {
+            tokio::time::sleep(answer_in).await;
+            finish(
+                &shared,
+                Outcome::Rejected(MetaError::server(kind == ServerErrorKind::Unavailable)),
+            )
+        }
         None => {
-            let outcome = handle(&shared, &req, &version, &phone_number_id, &body);
+            // Accepted (limit, recorder) on arrival; answered after the latency.
+            let outcome = handle(
+                &shared,
+                &req,
+                (&version, &phone_number_id),
+                &body,
+                answer_in,
+            );
+            if !answer_in.is_zero() {
+                tokio::time::sleep(answer_in).await;
+            }
             finish(&shared, outcome)
         }
     };
@@ -121,14 +137,15 @@ fn finish(shared: &Shared, outcome: Outcome) -> HttpResponse {
     }
 }
 
+/// `answer_in`: when the answer leaves; status webhooks are timed from then.
 fn handle(
     shared: &Arc<Shared>,
     req: &HttpRequest,
-    version: &str,
-    phone_number_id: &str,
+    (version, phone_number_id): (&str, &str),
     body: &[u8],
+    answer_in: Duration,
 ) -> Outcome {
-    match check_and_accept(shared, req, version, phone_number_id, body) {
+    match check_and_accept(shared, req, (version, phone_number_id), body, answer_in) {
         Ok(r) => Outcome::Accepted(r),
         Err(e) => Outcome::Rejected(e),
     }
@@ -164,9 +181,9 @@ pub(crate) fn valid_version(version: &str) -> bool {
 fn check_and_accept(
     shared: &Arc<Shared>,
     req: &HttpRequest,
-    version: &str,
-    phone_number_id: &str,
+    (version, phone_number_id): (&str, &str),
     body: &[u8],
+    answer_in: Duration,
 ) -> Result<HttpResponse, MetaError> {
     if shared.lock().faults.token_revoked {
         return Err(MetaError::token(
@@ -218,11 +235,15 @@ fn check_and_accept(
             });
             Ok(HttpResponse::Ok().json(json!({ "success": true })))
         }
-        GraphRequest::Send(send) => accept(shared, send),
+        GraphRequest::Send(send) => accept(shared, send, answer_in),
     }
 }
 
-fn accept(shared: &Arc<Shared>, send: SendRequest) -> Result<HttpResponse, MetaError> {
+fn accept(
+    shared: &Arc<Shared>,
+    send: SendRequest,
+    answer_in: Duration,
+) -> Result<HttpResponse, MetaError> {
     let mut inner = shared.lock();
 
     let recipient_error = inner
@@ -416,12 +437,14 @@ fn accept(shared: &Arc<Shared>, send: SendRequest) -> Result<HttpResponse, MetaE
         }
     }
     let mut scheduled: Vec<(Duration, StatusEvent)> = Vec::new();
+    // Meta's statuses follow its answer.
     for (ms, event) in events {
+        let after = answer_in + Duration::from_millis(ms);
         if statuses.duplicates {
-            scheduled.push((Duration::from_millis(ms), event.clone()));
-            scheduled.push((Duration::from_millis(ms + 5), event));
+            scheduled.push((after, event.clone()));
+            scheduled.push((after + Duration::from_millis(5), event));
         } else {
-            scheduled.push((Duration::from_millis(ms), event));
+            scheduled.push((after, event));
         }
     }
     webhooks::schedule(shared, scheduled);

@@ -51,6 +51,7 @@ mod config;
 mod error;
 mod faults;
 mod graph;
+mod latency;
 pub mod media;
 mod recorder;
 mod request;
@@ -68,6 +69,7 @@ pub use config::{
 };
 pub use error::SimulatorError;
 pub use faults::{Faults, RecipientError, ServerErrorKind};
+pub use latency::AnswerLatency;
 pub use media::{InboundMedia, MediaFaults, MediaStats, SampleKind};
 pub use recorder::{MarkedRead, ReceivedMessage, SecondCount, Stats, WebhookDelivery, WebhookKind};
 pub use server::{Simulator, SimulatorHandle};

@@ -116,7 +116,7 @@ pub enum WebhookKind {
 }
 
 /// One webhook POST attempt (`GET /_sim/webhooks`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookDelivery {
     /// Statuses or an inbound message.
     pub kind: WebhookKind,
@@ -133,6 +133,9 @@ pub struct WebhookDelivery {
     /// When the attempt ended.
     #[serde(with = "rfc3339_ms")]
     pub at: OffsetDateTime,
+    /// How long the gateway took to answer (or to fail), in milliseconds.
+    #[serde(default)]
+    pub elapsed_ms: f64,
 }
 
 impl WebhookDelivery {

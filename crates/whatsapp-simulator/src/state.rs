@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{SimulatorConfig, StatusWebhooks, TemplateSpec};
 use crate::faults::Faults;
+use crate::latency::AnswerLatency;
 use crate::media::MediaLibrary;
 use crate::recorder::Recorder;
 use crate::webhooks::StatusEvent;
@@ -39,6 +40,9 @@ pub struct RuntimeConfig {
     pub templates: Vec<TemplateSpec>,
     /// Whether 131047 is enforced.
     pub enforce_window: bool,
+    /// How long the messages endpoint takes to answer.
+    #[serde(default)]
+    pub answer_latency: AnswerLatency,
 }
 
 /// A change to the runtime settings (`PATCH /_sim/config`); absent fields stay.
@@ -53,6 +57,8 @@ pub struct ConfigPatch {
     pub status_webhooks: Option<StatusWebhooks>,
     /// Turn 131047 enforcement on or off.
     pub enforce_window: Option<bool>,
+    /// New answer latency of the messages endpoint.
+    pub answer_latency: Option<AnswerLatency>,
 }
 
 pub(crate) struct Shared {
@@ -80,6 +86,7 @@ pub(crate) struct Inner {
     pub status_webhooks: StatusWebhooks,
     pub templates: Vec<TemplateSpec>,
     pub enforce_window: bool,
+    pub answer_latency: AnswerLatency,
     pub faults: Faults,
     /// wa_id -> time of the user's last message.
     pub windows: HashMap<String, OffsetDateTime>,
@@ -115,6 +122,7 @@ impl Shared {
                 status_webhooks: config.status_webhooks,
                 templates: config.templates,
                 enforce_window: config.enforce_window,
+                answer_latency: config.answer_latency,
                 faults: Faults::default(),
                 windows: HashMap::new(),
                 limiter: VecDeque::new(),
@@ -148,6 +156,7 @@ impl Shared {
             status_webhooks: inner.status_webhooks.clone(),
             templates: inner.templates.clone(),
             enforce_window: inner.enforce_window,
+            answer_latency: inner.answer_latency,
         }
     }
 
@@ -168,6 +177,9 @@ impl Shared {
             }
             if let Some(w) = patch.enforce_window {
                 inner.enforce_window = w;
+            }
+            if let Some(l) = patch.answer_latency {
+                inner.answer_latency = l;
             }
         }
         Ok(self.runtime_config())

@@ -367,6 +367,7 @@ async fn post_once(
     attempt: u32,
 ) -> WebhookDelivery {
     let url = shared.lock().webhook_url.clone();
+    let started = std::time::Instant::now();
     let (http_status, error) = match url {
         None => (None, Some("no webhook URL configured".to_string())),
         Some(url) => {
@@ -400,6 +401,7 @@ async fn post_once(
         http_status,
         error,
         at: crate::timefmt::now_ms(),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
     if let Some(e) = &delivery.error {
         tracing::debug!(kind = ?target.kind, attempt, error = %e, "webhook attempt failed");

@@ -2,6 +2,7 @@
 //! BENCHMARKS.md with the command, the machine and the date.
 
 pub mod broadcast;
+pub mod closed_loop;
 pub mod ingest;
 pub mod media;
 pub mod outbound;

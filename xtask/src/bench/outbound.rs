@@ -261,7 +261,7 @@ async fn measure(layout: &Layout, bins: &Path, pgrst_port: u16) -> Result<()> {
          ### Sustained rate with a full queue (one reply per customer)\n\n\
          | WHATSAPP_MAX_MPS | replies | sustained/s (steady state) | of the limit | max in any 1 s window | duplicates | database time per reply (claim + record, server side) |\n|---|---|---|---|---|---|---|\n{}\n\n\
          Target: within 2% of the limit and never above it in any one-second window. The rate is \
-         the shared token bucket in `svc.send_rate_buckets` (refill 99% of the limit, burst 0.8%) and each process spacing its requests 1/(99.8% of the limit) apart; \
+         the number's send schedule in the database (`svc.send_schedules`: slots 1/(98.5% of the limit) apart, reserved up to 250 ms ahead, each sent at its slot within 5 ms or not at all); \
          the simulator does not throttle in this benchmark, and its status webhooks are off so that \
          only sending is measured. The queue is one bulk insert, vacuumed and analyzed before the \
          gateway starts (autovacuum's work on 20,000 new messages would otherwise share the machine \

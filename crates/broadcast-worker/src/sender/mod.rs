@@ -111,6 +111,13 @@ impl SendQueue for Shared {
         Ok(recipients)
     }
 
+    fn slot(recipient: &ClaimedRecipient) -> Option<sending::claim_loop::Slot> {
+        Some(sending::claim_loop::Slot {
+            send_at: recipient.send_at?.into(),
+            send_in_us: recipient.send_in_us?,
+        })
+    }
+
     async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
         outcome::send_one(&self, recipient).await;
     }

@@ -81,6 +81,8 @@ mod tests {
             "attempts": 1,
             "first_attempt_at": "2026-11-25T10:00:00.123456+00:00",
             "probe": false,
+            "send_at": null,
+            "send_in_us": null,
         }))
         .unwrap()
     }

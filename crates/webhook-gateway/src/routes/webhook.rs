@@ -171,6 +171,7 @@ async fn handle(
         }
         StoredWebhook::Ignored { .. } => "ignored",
         StoredWebhook::Applied { .. } => "stored",
+        StoredWebhook::Queued { .. } => "queued",
     })
 }
 

@@ -123,6 +123,8 @@ mod tests {
             "attempts": 1,
             "first_attempt_at": "2026-11-25T10:00:00Z",
             "probe": false,
+            "send_at": null,
+            "send_in_us": null,
         }))
         .unwrap()
     }

@@ -3,7 +3,8 @@
 //!
 //! - Claims are leased (`svc.claim_outbound_messages`); no transaction is held across the
 //!   HTTP call. Claims only what it can send at once (tokens of the shared rate limit,
-//!   and at most `sending::sender::MAX_IN_FLIGHT` requests in the air), in
+//!   and at most `sending::sender::max_in_flight` requests in the air: enough for the
+//!   limit at answers of 1.5 s), in
 //!   `sending::sender` (which also stops it: no new claims, sends in the air finish).
 //! - Outcomes follow [`whatsapp::ErrorClass`]: retryable errors back off (jitter,
 //!   Retry-After) up to a maximum age, permanent ones fail with error_data, token and
@@ -56,6 +57,13 @@ impl SendQueue for Replies {
             .await?;
         metrics::counter!("gateway_outbound_claimed_total").increment(jobs.len() as u64);
         Ok(jobs)
+    }
+
+    fn slot(job: &ClaimedJob) -> Option<sending::claim_loop::Slot> {
+        Some(sending::claim_loop::Slot {
+            send_at: job.send_at?.into(),
+            send_in_us: job.send_in_us?,
+        })
     }
 
     async fn send(self: Arc<Self>, job: ClaimedJob) {

@@ -117,6 +117,23 @@ impl TestGateway {
     pub async fn text(&self, sql: &str) -> Option<String> {
         self.project.value(sql).await
     }
+
+    /// Waits until the gateway's applier has applied every status-only webhook it
+    /// acknowledged (none pending in the journal).
+    pub async fn queued_statuses_applied(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .count("select count(*) from svc.webhook_journal where outcome = 'pending'")
+            .await
+            > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "queued status webhooks still pending after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// A text message webhook from `from` with a unique wamid.

@@ -209,6 +209,13 @@ async fn statuses_out_of_order_and_before_their_message_end_in_the_right_state()
         .status(),
         200
     );
+    // Acknowledged before it is applied; applied (kept as early) within moments.
+    app.queued_statuses_applied().await;
+    assert_eq!(
+        app.count("select count(*) from svc.early_statuses where wa_message_id = 'wamid.out1'")
+            .await,
+        1
+    );
     let db = app.project.db().await;
     db.execute(
         "insert into public.messages (conversation_id, sender_type, sender_id, content, message_type, status, wa_message_id)
@@ -238,6 +245,7 @@ async fn statuses_out_of_order_and_before_their_message_end_in_the_right_state()
         Some(json!([{ "code": 131026, "title": "x" }])),
     ))
     .await;
+    app.queued_statuses_applied().await;
     assert_eq!(
         app.text("select status from public.messages where wa_message_id = 'wamid.out1'")
             .await

@@ -7,6 +7,7 @@ mod binary;
 mod faults;
 mod helpers;
 mod inbound;
+mod latency;
 mod rules;
 mod send;
 mod templates;

@@ -1,0 +1,57 @@
+//! Applies the status-only webhooks the gateway acknowledged before applying them
+//! (journaled as pending by `svc.ingest_webhooks`): `svc.apply_queued_statuses` takes up
+//! to [`APPLY_BATCH`] of them, oldest first, and applies their statuses in one pass. After a
+//! call that found some the next follows at once; with none pending, every [`IDLE_POLL`].
+//! Several gateways apply side by side (each call skips what another holds). A failed
+//! call leaves the webhooks pending; the loop tries again after [`ERROR_PAUSE`].
+
+use std::time::Duration;
+
+use svc_client::SvcClient;
+use tokio::sync::watch;
+
+/// Pending webhooks per call: one statement's worth of statuses, a few tens of ms.
+pub const APPLY_BATCH: u32 = 500;
+/// Time between calls while nothing is pending.
+pub const IDLE_POLL: Duration = Duration::from_millis(50);
+/// Time before the next call after a failed one.
+pub const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Applies pending webhooks until `stop` turns true.
+pub async fn run(svc: SvcClient, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let pause = match svc.apply_queued_statuses(APPLY_BATCH).await {
+            Ok(report) => {
+                if report.webhooks > 0 {
+                    tracing::debug!(?report, "queued status webhooks applied");
+                    metrics::counter!("gateway_queued_webhooks_applied_total")
+                        .increment(report.webhooks as u64);
+                }
+                if report.failed > 0 {
+                    metrics::counter!("gateway_queued_webhooks_failed_total")
+                        .increment(report.failed as u64);
+                    tracing::error!(
+                        failed = report.failed,
+                        "queued status webhooks journaled as failed; replay with `cargo xtask webhooks replay` after a fix"
+                    );
+                }
+                if report.webhooks > 0 {
+                    Duration::ZERO
+                } else {
+                    IDLE_POLL
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "applying queued status webhooks failed; retrying");
+                ERROR_PAUSE
+            }
+        };
+        if !pause.is_zero() {
+            // (A stop signal whose sender is gone never fires: then only the pause ends.)
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                Ok(()) = stop.changed() => {}
+            }
+        }
+    }
+}

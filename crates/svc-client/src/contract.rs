@@ -43,15 +43,13 @@ pub const EXAMPLE_PHONE_NUMBER_ID: &str = "contract-phone";
 pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("analyze_broadcast_queue", "start_due_broadcasts"),
     ("apply_delivery_status", "apply_webhook_events"),
-    (
-        "apply_messaging_limit_events",
-        "the webhook applier (apply_webhook_events or its successor), with events.messaging_limits",
-    ),
-    (
-        "apply_template_events",
-        "the webhook applier (apply_webhook_events or its successor), with events.templates",
-    ),
+    ("apply_messaging_limit_events", "apply_business_events"),
+    ("apply_template_events", "apply_business_events"),
     ("apply_queued_webhook_events", "apply_queued_statuses"),
+    (
+        "apply_business_events",
+        "journal_and_apply, apply_queued_webhook_events",
+    ),
     ("apply_early_statuses", "the record_*_sent functions"),
     (
         "apply_webhook_events",
@@ -109,7 +107,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("record_outbound_failed", "record_outbound_outcomes"),
     (
         "record_pricing",
-        "the status applier (apply_webhook_events or its successor), with events.statuses",
+        "apply_business_events, apply_queued_webhook_events",
     ),
     ("record_outbound_retry", "record_outbound_outcomes"),
     ("record_outbound_sent", "record_outbound_outcomes"),

@@ -221,6 +221,16 @@ async fn without_a_configured_limit_the_worker_sends_under_the_limit_meta_announ
             60,
         )
         .await;
+    // Sends claimed before the limit was reached may still be in flight (each waits for
+    // its send slot): wait for them, then make sure no one beyond the limit follows.
+    w.project
+        .wait_for_count(
+            &format!("select count(*) from public.broadcast_recipients where broadcast_id = '{id}' and status = 'sent'"),
+            250,
+            60,
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(
         w.recipients(&id, "sent").await,
         250,

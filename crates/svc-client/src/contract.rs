@@ -100,10 +100,6 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "the record_*_sent functions, apply_delivery_status",
     ),
     ("note_witness_status", "apply_delivery_status"),
-    (
-        "outcomes_lock_key",
-        "record_outbound_outcomes, record_broadcast_outcomes, apply_queued_webhook_events",
-    ),
     ("open_conversation_for", "apply_webhook_events"),
     ("record_broadcast_failed", "record_broadcast_outcomes"),
     ("record_broadcast_retry", "record_broadcast_outcomes"),

@@ -13,9 +13,10 @@
 --    (svc.record_media_upload): pending -> stored.
 -- 3. The agent inserts a message of that kind with metadata.upload_id: the upload must be
 --    stored, of the same kind, for the same conversation, by the same user, and unused;
---    the message takes its stored object (media_url) and facts: stored -> attached.
+--    the message takes the upload's id (the gateway stored the file under it, as an inbound
+--    message's), its stored object (media_url) and facts: stored -> attached.
 -- 4. Uploads never attached are deleted after a day (svc.claim_stale_media_uploads gives
---    their objects to the gateway, svc.record_media_uploads_deleted removes the rows).
+--    their ids to the gateway, which deletes their objects, svc.record_media_uploads_deleted removes the rows).
 
 create table private.media_uploads (
     id uuid primary key default gen_random_uuid(),
@@ -144,12 +145,13 @@ grant execute on function public.media_upload_link(uuid, text) to authenticated;
 
 -- The gateway records the stored file (svc) ------------------------------------------------------
 
--- pending -> stored. The gateway checked the link's signature and expiry and Meta's limits.
--- An unknown upload id or one already stored: P0002 (the gateway then deletes what it wrote).
+-- pending -> stored. The gateway checked the link's signature and expiry and Meta's limits,
+-- and wrote the file under the upload's id. False for an unknown upload, one of another
+-- kind or one already stored (the gateway then deletes what it wrote).
 create or replace function svc.record_media_upload(
   p_upload_id uuid, p_kind text, p_object_key text, p_mime_type text, p_size_bytes bigint,
   p_sha256 text, p_file_name text)
-returns void
+returns boolean
 language plpgsql
 security definer
 set search_path = ''
@@ -159,14 +161,11 @@ begin
      set status = 'stored', object_key = p_object_key, mime_type = p_mime_type, size_bytes = p_size_bytes,
          sha256 = p_sha256, file_name = nullif(btrim(p_file_name), ''), stored_at = now()
    where u.id = p_upload_id and u.kind = p_kind and u.status = 'pending';
-  if not found then
-    raise exception 'no pending upload %', p_upload_id
-      using errcode = 'P0002';
-  end if;
+  return found;
 end;
 $$;
 comment on function svc.record_media_upload(uuid, text, text, text, bigint, text, text) is
-  'The gateway: an uploaded file is stored (object key, mime type, size, sha256, file name). P0002 for an unknown or already stored upload.';
+  'The gateway: an uploaded file is stored (object key, mime type, size, sha256, file name). False for an unknown, other-kind or already stored upload.';
 revoke execute on function svc.record_media_upload(uuid, text, text, text, bigint, text, text) from public, anon, authenticated;
 grant execute on function svc.record_media_upload(uuid, text, text, text, bigint, text, text) to service_role;
 
@@ -227,6 +226,9 @@ begin
   update private.media_uploads
      set status = 'attached', message_id = new.id, attached_at = now()
    where id = v_id;
+  -- The message takes the upload's id: the gateway stored the file under it, so viewing
+  -- (public.media_link) and erasure find it as any message's file.
+  new.id := v_id;
   new.media_url := v_upload.object_key;
   new.metadata := new.metadata || jsonb_build_object(
     'upload_id', v_id,
@@ -250,25 +252,27 @@ create trigger on_agent_message_upload_attached
 
 -- Unattached uploads are deleted after a day (svc) -----------------------------------------------
 
--- Uploads older than p_older_than that no message took: the gateway deletes their objects,
--- then their rows (svc.record_media_uploads_deleted). Pending ones have no object.
-create or replace function svc.claim_stale_media_uploads(p_older_than interval default interval '24 hours', p_limit int default 100)
-returns table (upload_id uuid, object_key text)
+-- Uploads older than p_older_than seconds that no message took: the gateway deletes their
+-- objects (stored under the upload's id; pending ones have none), then their rows
+-- (svc.record_media_uploads_deleted). A JSON array of upload ids, oldest first.
+create or replace function svc.claim_stale_media_uploads(p_older_than_seconds int, p_limit int)
+returns jsonb
 language sql
 stable
 security definer
 set search_path = ''
 as $$
-  select u.id, u.object_key
-    from private.media_uploads u
-   where u.status <> 'attached' and u.created_at < now() - p_older_than
-   order by u.created_at
-   limit greatest(p_limit, 0);
+  select coalesce(jsonb_agg(s.id order by s.created_at), '[]'::jsonb)
+    from (select u.id, u.created_at
+            from private.media_uploads u
+           where u.status <> 'attached' and u.created_at < now() - make_interval(secs => p_older_than_seconds)
+           order by u.created_at
+           limit greatest(p_limit, 0)) s;
 $$;
-comment on function svc.claim_stale_media_uploads(interval, int) is
-  'The gateway: uploads no message took within p_older_than (their object key, null when none was stored).';
-revoke execute on function svc.claim_stale_media_uploads(interval, int) from public, anon, authenticated;
-grant execute on function svc.claim_stale_media_uploads(interval, int) to service_role;
+comment on function svc.claim_stale_media_uploads(int, int) is
+  'The gateway: ids of uploads no message took within p_older_than_seconds, oldest first, at most p_limit.';
+revoke execute on function svc.claim_stale_media_uploads(int, int) from public, anon, authenticated;
+grant execute on function svc.claim_stale_media_uploads(int, int) to service_role;
 
 -- Removes the rows of unattached uploads whose objects the gateway deleted. The number removed.
 create or replace function svc.record_media_uploads_deleted(p_upload_ids uuid[])

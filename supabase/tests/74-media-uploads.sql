@@ -3,7 +3,7 @@
 -- upload's states are enforced; unattached uploads are cleaned up.
 begin;
 \ir fixtures/access.sql
-select plan(32);
+select plan(33);
 
 -- The cast (fixtures/access.sql): agent A (conversation 3a), agent B (3b), the inactive
 -- agent (3d), the admin.
@@ -67,16 +67,14 @@ select ok(public.media_upload_link(access_test.id('3b'), 'document') ->> 'url' l
 -- The gateway stores the file.
 select access_test.act_as('postgres');
 set local role service_role;
-select lives_ok(
-  format($$ select svc.record_media_upload(%L, 'image', 'uploads/' || %L, 'image/png', 1234, repeat('ab', 32), 'photo.png') $$,
-         pg_temp.up('image'), pg_temp.up('image')),
-  'the gateway records the stored file: pending -> stored');
-select throws_ok(
-  format($$ select svc.record_media_upload(%L, 'image', 'uploads/x', 'image/png', 1, repeat('ab', 32), null) $$,
-         pg_temp.up('image')),
-  'P0002', null, 'an upload is stored once');
-select throws_ok($$ select svc.record_media_upload(gen_random_uuid(), 'image', 'k', 'image/png', 1, repeat('ab', 32), null) $$,
-  'P0002', null, 'an unknown upload is refused');
+select is(svc.record_media_upload(pg_temp.up('image')::uuid, 'video', 'messages/' || pg_temp.up('image'), 'video/mp4', 1234, repeat('ab', 32), null),
+  false, 'an upload is stored as the kind it was minted for only');
+select is(svc.record_media_upload(pg_temp.up('image')::uuid, 'image', 'messages/' || pg_temp.up('image'), 'image/png', 1234, repeat('ab', 32), 'photo.png'),
+  true, 'the gateway records the stored file: pending -> stored');
+select is(svc.record_media_upload(pg_temp.up('image')::uuid, 'image', 'messages/x', 'image/png', 1, repeat('ab', 32), null),
+  false, 'an upload is stored once');
+select is(svc.record_media_upload(gen_random_uuid(), 'image', 'k', 'image/png', 1, repeat('ab', 32), null),
+  false, 'an unknown upload is refused');
 reset role;
 select throws_ok(
   format($$ update private.media_uploads set status = 'pending' where id = %L $$, pg_temp.up('image')),
@@ -88,7 +86,7 @@ insert into links select 'pending', public.media_upload_link(access_test.id('3a'
 insert into links select 'audio', public.media_upload_link(access_test.id('3a'), 'audio');
 select access_test.act_as('postgres');
 set local role service_role;
-select svc.record_media_upload(pg_temp.up('audio')::uuid, 'audio', 'uploads/a', 'audio/ogg', 10, repeat('cd', 32), null);
+select svc.record_media_upload(pg_temp.up('audio')::uuid, 'audio', 'messages/' || pg_temp.up('audio'), 'audio/ogg', 10, repeat('cd', 32), null);
 reset role;
 
 select access_test.act_as('agent B');
@@ -116,12 +114,12 @@ select throws_ok(format($$ select pg_temp.send('image', %L, '3b') $$, pg_temp.up
 
 insert into sent select pg_temp.send('image', pg_temp.up('image'), '3a', 'the broken part')::uuid;
 select is(
-  (select jsonb_build_object('media_url', m.media_url, 'mime', m.metadata ->> 'mime_type', 'size', m.metadata ->> 'file_size',
+  (select jsonb_build_object('id', m.id, 'media_url', m.media_url, 'mime', m.metadata ->> 'mime_type', 'size', m.metadata ->> 'file_size',
                              'name', m.metadata ->> 'file_name', 'caption', m.content)
      from public.messages m where m.id = (select id from sent)),
-  jsonb_build_object('media_url', 'uploads/' || pg_temp.up('image'), 'mime', 'image/png', 'size', '1234',
+  jsonb_build_object('id', pg_temp.up('image'), 'media_url', 'messages/' || pg_temp.up('image'), 'mime', 'image/png', 'size', '1234',
                      'name', 'photo.png', 'caption', 'the broken part'),
-  'the message takes the stored object and its facts, with its caption');
+  'the message takes the upload''s id, its stored object and facts, with its caption');
 select throws_ok(format($$ select pg_temp.send('image', %L) $$, pg_temp.up('image')),
   '55000', null, 'an upload is attached to one message only');
 select ok(public.media_link((select id from sent)) ->> 'url' like 'https://media.example.test/media/%',
@@ -131,22 +129,20 @@ select ok(public.media_link((select id from sent)) ->> 'url' like 'https://media
 select access_test.act_as('postgres');
 update private.media_uploads set created_at = now() - interval '25 hours';
 set local role service_role;
-select is((select count(*)::int from svc.claim_stale_media_uploads(interval '24 hours', 100)), 4,
+select is(jsonb_array_length(svc.claim_stale_media_uploads(86400, 100)), 4,
   'the pending and stored uploads nobody attached are stale after a day (A''s first and pending ones, A''s audio, the admin''s)');
-select is((select count(*)::int from svc.claim_stale_media_uploads(interval '26 hours', 100)), 0,
+select is(jsonb_array_length(svc.claim_stale_media_uploads(93600, 100)), 0,
   'none is stale before its time');
-select is((select object_key from svc.claim_stale_media_uploads(interval '24 hours', 100)
-            where upload_id = pg_temp.up('audio')::uuid), 'uploads/a',
-  'a stale stored upload names its object for the gateway to delete');
-select is(svc.record_media_uploads_deleted(array[pg_temp.up('image')::uuid,
-                                                 pg_temp.up('audio')::uuid]), 1,
+select is(svc.claim_stale_media_uploads(86400, 100) ? pg_temp.up('audio'), true,
+  'a stale stored upload is listed for the gateway to delete its object');
+select is(svc.record_media_uploads_deleted(array[pg_temp.up('image')::uuid, pg_temp.up('audio')::uuid]), 1,
   'the gateway removes the rows of deleted objects; an attached upload stays');
-select is((select count(*)::int from svc.claim_stale_media_uploads(interval '24 hours', 100)), 3,
+select is(jsonb_array_length(svc.claim_stale_media_uploads(86400, 100)), 3,
   'what is left stale is the rest');
 reset role;
 
 select access_test.act_as('agent B');
-select throws_ok($$ select svc.claim_stale_media_uploads(interval '1 second', 10) $$, '42501', null,
+select throws_ok($$ select svc.claim_stale_media_uploads(1, 10) $$, '42501', null,
   'signed-in users cannot list uploads to delete');
 
 select access_test.act_as('postgres');

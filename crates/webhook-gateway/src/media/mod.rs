@@ -9,6 +9,7 @@ pub mod links;
 pub mod range;
 pub mod settings;
 pub mod store;
+pub mod upload;
 
 pub use settings::MediaSettings;
 pub use store::{MediaStore, StoreLocation};

@@ -224,7 +224,7 @@ begin
       using errcode = '22023';
   end if;
   update private.media_uploads
-     set status = 'attached', message_id = new.id, attached_at = now()
+     set status = 'attached', message_id = v_id, attached_at = now()
    where id = v_id;
   -- The message takes the upload's id: the gateway stored the file under it, so viewing
   -- (public.media_link) and erasure find it as any message's file.

@@ -3,7 +3,7 @@
 -- upload's states are enforced; unattached uploads are cleaned up.
 begin;
 \ir fixtures/access.sql
-select plan(33);
+select plan(34);
 
 -- The cast (fixtures/access.sql): agent A (conversation 3a), agent B (3b), the inactive
 -- agent (3d), the admin.
@@ -120,6 +120,7 @@ select is(
   jsonb_build_object('id', pg_temp.up('image'), 'media_url', 'messages/' || pg_temp.up('image'), 'mime', 'image/png', 'size', '1234',
                      'name', 'photo.png', 'caption', 'the broken part'),
   'the message takes the upload''s id, its stored object and facts, with its caption');
+select lives_ok('set constraints all immediate', 'the attached upload names its message (checked as at commit)');
 select throws_ok(format($$ select pg_temp.send('image', %L) $$, pg_temp.up('image')),
   '55000', null, 'an upload is attached to one message only');
 select ok(public.media_link((select id from sent)) ->> 'url' like 'https://media.example.test/media/%',

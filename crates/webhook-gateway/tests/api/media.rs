@@ -238,7 +238,7 @@ async fn media_meta_no_longer_has_fails_visibly_on_the_message() {
 }
 
 /// An active agent (a profile made by the auth.users trigger); answers their id.
-async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
+pub(crate) async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
     t.project
         .db()
         .await
@@ -251,7 +251,7 @@ async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
     id.parse().unwrap()
 }
 
-async fn assign(t: &MediaSetup, message_id: &str, agent: uuid::Uuid) {
+pub(crate) async fn assign(t: &MediaSetup, message_id: &str, agent: uuid::Uuid) {
     t.project
         .db()
         .await
@@ -282,7 +282,7 @@ async fn mint(t: &MediaSetup, user: uuid::Uuid, message_id: &str) -> (u16, serde
     )
 }
 
-fn link_key() -> webhook_gateway::media::links::LinkKey {
+pub(crate) fn link_key() -> webhook_gateway::media::links::LinkKey {
     let settings = webhook_gateway::media::MediaSettings::for_tests(PathBuf::new());
     webhook_gateway::media::links::LinkKey::new(settings.link_secret.unwrap())
 }

@@ -11,7 +11,8 @@
 -- 2. The gateway checks the signature and expiry, streams the body into the media store
 --    while checking Meta's size and type limits for the kind, and records the stored file
 --    (svc.record_media_upload): pending -> stored.
--- 3. The agent inserts a message of that kind with metadata.upload_id: the upload must be
+-- 3. The agent inserts a message of that kind (a document is message_type 'file') with
+--    metadata.upload_id: the upload must be
 --    stored, of the same kind, for the same conversation, by the same user, and unused;
 --    the message takes the upload's id (the gateway stored the file under it, as an inbound
 --    message's), its stored object (media_url) and facts: stored -> attached.
@@ -191,8 +192,8 @@ begin
           and (c.assigned_agent_id = private.active_user_id() or private.is_admin())) then
     return new;
   end if;
-  if new.message_type not in ('image', 'audio', 'video', 'document', 'sticker') then
-    raise exception 'metadata.upload_id belongs on an image, audio, video, document or sticker message'
+  if new.message_type not in ('image', 'audio', 'video', 'file', 'sticker') then
+    raise exception 'metadata.upload_id belongs on an image, audio, video, file (document) or sticker message'
       using errcode = '22023';
   end if;
   begin
@@ -215,7 +216,8 @@ begin
     raise exception 'upload % is already attached to a message: upload the file again', v_id
       using errcode = '55000';
   end if;
-  if v_upload.kind <> new.message_type then
+  -- A document is a 'file' message.
+  if v_upload.kind <> case new.message_type when 'file' then 'document' else new.message_type end then
     raise exception 'upload % is a %, not a %', v_id, v_upload.kind, new.message_type
       using errcode = '22023';
   end if;

@@ -3,7 +3,7 @@
 -- upload's states are enforced; unattached uploads are cleaned up.
 begin;
 \ir fixtures/access.sql
-select plan(34);
+select plan(35);
 
 -- The cast (fixtures/access.sql): agent A (conversation 3a), agent B (3b), the inactive
 -- agent (3d), the admin.
@@ -105,6 +105,8 @@ select throws_ok($$ select pg_temp.send('image', 'not-a-uuid') $$,
   '22023', null, 'a malformed upload id is refused clearly');
 select throws_ok(format($$ select pg_temp.send('video', %L) $$, pg_temp.up('image')),
   '22023', null, 'an image upload cannot be sent as a video');
+select throws_ok(format($$ select pg_temp.send('file', %L) $$, pg_temp.up('image')),
+  '22023', 'upload ' || pg_temp.up('image') || ' is a image, not a file', 'an image upload cannot be sent as a file (document)');
 select throws_ok(format($$ select pg_temp.send('text', %L) $$, pg_temp.up('image')),
   '22023', null, 'a text message takes no upload');
 select throws_ok(format($$ select pg_temp.send('audio', %L, '3a', 'a caption') $$, pg_temp.up('audio')),

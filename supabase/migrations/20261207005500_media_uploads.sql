@@ -217,7 +217,7 @@ begin
       using errcode = '55000';
   end if;
   -- A document is a 'file' message.
-  if v_upload.kind <> case new.message_type when 'file' then 'document' else new.message_type end then
+  if v_upload.kind <> replace(new.message_type, 'file', 'document') then
     raise exception 'upload % is a %, not a %', v_id, v_upload.kind, new.message_type
       using errcode = '22023';
   end if;

@@ -24,6 +24,11 @@ pub struct MediaSetup {
 /// A gateway with its media fetcher on, fetching from an in-process simulator that sends
 /// it webhooks; files in a fresh directory.
 pub async fn spawn_media() -> MediaSetup {
+    spawn_media_with(false).await
+}
+
+/// As [`spawn_media`], with the outbound sender on too (sending to the simulator).
+pub async fn spawn_media_with(outbound_sender: bool) -> MediaSetup {
     service_runtime::telemetry::init_for_tests();
     let project = TestProject::new().await;
     let sim = whatsapp_simulator::Simulator::start(whatsapp_simulator::SimulatorConfig::for_tests(
@@ -36,6 +41,7 @@ pub async fn spawn_media() -> MediaSetup {
     let mut settings = settings_for(&project);
     settings.sending.graph.base_url = sim.graph_url();
     settings.media.fetcher = true;
+    settings.outbound_sender = outbound_sender;
     let StoreLocation::Directory(dir) = settings.media.store.clone() else {
         panic!("tests store media in a directory")
     };

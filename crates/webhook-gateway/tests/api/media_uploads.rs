@@ -1,12 +1,13 @@
 //! Outbound attachments end to end: an agent mints an upload link through PostgREST,
-//! uploads the file to the gateway, and inserts the message that takes it.
+//! uploads the file to the gateway, and inserts the message that takes it; the sender
+//! uploads the file to WhatsApp (the simulator) and sends it by media id.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use whatsapp_simulator::{InboundMedia, SampleKind};
 
-use crate::media::{agent, assign, link_key, spawn_media, MediaSetup};
+use crate::media::{agent, assign, link_key, spawn_media, spawn_media_with, MediaSetup};
 
 /// Calls `public.<function>` through PostgREST as `user`: status and body.
 async fn rpc_as(
@@ -116,22 +117,8 @@ async fn an_agent_uploads_a_png_and_the_message_takes_it() {
         "a second upload through a used link leaves the first file"
     );
 
-    let (status, row) = {
-        let answer = reqwest::Client::new()
-            .post(format!("{}/rest/v1/messages", t.project.supabase_url()))
-            .header("apikey", t.project.anon_key())
-            .bearer_auth(t.project.keys().user_token(a))
-            .header("Prefer", "return=representation")
-            .json(&json!({
-                "conversation_id": conversation, "sender_type": "agent", "sender_id": a,
-                "message_type": "image", "status": "pending", "content": "the broken part",
-                "metadata": {"upload_id": upload_id}
-            }))
-            .send()
-            .await
-            .unwrap();
-        (answer.status(), answer.json::<Value>().await.unwrap())
-    };
+    let (status, row) =
+        insert_media_message(&t, a, &conversation, "image", "the broken part", &upload_id).await;
     assert_eq!(status, StatusCode::CREATED, "{row}");
     assert_eq!(row[0]["id"], upload_id.as_str());
     assert_eq!(row[0]["metadata"]["mime_type"], "image/png");
@@ -143,6 +130,86 @@ async fn an_agent_uploads_a_png_and_the_message_takes_it() {
     assert_eq!(shown.status(), StatusCode::OK);
     assert_eq!(shown.headers()["content-type"], "image/png");
     assert_eq!(shown.bytes().await.unwrap(), png);
+}
+
+/// Inserts an agent's media message taking `upload_id`, through PostgREST: status and body.
+async fn insert_media_message(
+    t: &MediaSetup,
+    agent: uuid::Uuid,
+    conversation: &str,
+    message_type: &str,
+    caption: &str,
+    upload_id: &str,
+) -> (StatusCode, Value) {
+    {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/rest/v1/messages", t.project.supabase_url()))
+            .header("apikey", t.project.anon_key())
+            .bearer_auth(t.project.keys().user_token(agent))
+            .header("Prefer", "return=representation")
+            .json(&json!({
+                "conversation_id": conversation, "sender_type": "agent", "sender_id": agent,
+                "message_type": message_type, "status": "pending", "content": caption,
+                "metadata": {"upload_id": upload_id}
+            }))
+            .send()
+            .await
+            .unwrap();
+        (answer.status(), answer.json::<Value>().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_sender_uploads_the_file_to_whatsapp_and_sends_it_by_media_id_with_the_caption() {
+    let t = spawn_media_with(true).await;
+    let a = agent(
+        &t,
+        "00000000-0000-0000-0000-00000000a401",
+        "up.s@test.local",
+    )
+    .await;
+    let conversation = conversation_of(&t, a, "34600555040").await;
+
+    let link = upload_link(&t, a, &conversation, "image").await;
+    let upload_id = link["upload_id"].as_str().unwrap().to_owned();
+    let png = SampleKind::Image.generate(None);
+    let url = format!("{}&name=photo.png", link["url"].as_str().unwrap());
+    let (status, body) = put(&url, "image/png", png.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, row) =
+        insert_media_message(&t, a, &conversation, "image", "the broken part", &upload_id).await;
+    assert_eq!(status, StatusCode::CREATED, "{row}");
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let sent = loop {
+        if let Some(m) = t
+            .sim
+            .received()
+            .into_iter()
+            .find(|m| m.message_type == "image")
+        {
+            break m;
+        }
+        let failed = t
+            .text(&format!(
+                "select coalesce(error_data::text, '') from public.messages where id = '{upload_id}'"
+            ))
+            .await;
+        assert!(failed.is_empty(), "the message failed: {failed}");
+        assert!(tokio::time::Instant::now() < deadline, "no image was sent");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let uploads = t.sim.media_uploads();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    assert_eq!(uploads[0].mime_type, "image/png");
+    assert_eq!(uploads[0].size, png.len());
+    assert_eq!(uploads[0].sha256, hex::encode(Sha256::digest(&png)));
+    assert_eq!(uploads[0].file_name.as_deref(), Some("photo.png"));
+    assert_eq!(
+        sent.body["image"],
+        json!({"id": uploads[0].id, "caption": "the broken part"})
+    );
+    assert_eq!(sent.callback_data.as_deref(), Some(upload_id.as_str()));
 }
 
 #[tokio::test]
@@ -176,7 +243,7 @@ async fn oversize_wrong_type_forged_and_expired_uploads_are_refused_clearly() {
         b"RIFF\0\0\0\0WEBPVP8 "
             .iter()
             .copied()
-            .chain(std::iter::repeat(0).take(100 * 1024))
+            .chain(std::iter::repeat_n(0, 100 * 1024))
             .collect(),
     )
     .await;

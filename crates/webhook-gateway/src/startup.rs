@@ -109,6 +109,13 @@ impl Application {
             settings.media.erasure_poll,
             tasks.stop_signal(),
         ));
+        tasks.spawn(crate::media::upload_cleanup::run(
+            svc.clone(),
+            media_store.clone(),
+            settings.media.upload_lifetime,
+            settings.media.erasure_poll,
+            tasks.stop_signal(),
+        ));
         if settings.media.fetcher {
             let fetcher = crate::media::fetcher::Fetcher {
                 svc: svc.clone(),

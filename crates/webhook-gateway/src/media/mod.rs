@@ -10,6 +10,7 @@ pub mod range;
 pub mod settings;
 pub mod store;
 pub mod upload;
+pub mod upload_cleanup;
 
 pub use settings::MediaSettings;
 pub use store::{MediaStore, StoreLocation};

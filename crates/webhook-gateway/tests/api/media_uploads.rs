@@ -283,3 +283,54 @@ async fn oversize_wrong_type_forged_and_expired_uploads_are_refused_clearly() {
     let (status, body) = put(url, "image/png", SampleKind::Image.generate(None)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn an_upload_no_message_took_is_deleted_after_its_lifetime_and_an_attached_one_stays() {
+    let t = spawn_media().await;
+    let a = agent(
+        &t,
+        "00000000-0000-0000-0000-00000000a501",
+        "up.d@test.local",
+    )
+    .await;
+    let conversation = conversation_of(&t, a, "34600555050").await;
+    let png = SampleKind::Image.generate(None);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let link = upload_link(&t, a, &conversation, "image").await;
+        let (status, body) = put(link["url"].as_str().unwrap(), "image/png", png.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(link["upload_id"].as_str().unwrap().to_owned());
+    }
+    let (unused, attached) = (&ids[0], &ids[1]);
+    let (status, row) = insert_media_message(&t, a, &conversation, "image", "", attached).await;
+    assert_eq!(status, StatusCode::CREATED, "{row}");
+    assert!(t.stored_file(unused).is_some());
+
+    t.project
+        .db()
+        .await
+        .execute(
+            "update private.media_uploads set created_at = now() - interval '25 hours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rows =
+        |id: &str| format!("select count(*)::text from private.media_uploads where id = '{id}'");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while t.text(&rows(unused)).await != "0" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stale upload was not deleted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(t.stored_file(unused), None, "its file is deleted with it");
+    assert_eq!(
+        t.text(&rows(attached)).await,
+        "1",
+        "the attached upload stays"
+    );
+    assert_eq!(t.stored_file(attached), Some(png), "and so does its file");
+}

@@ -10,6 +10,10 @@
 //! - larger than WhatsApp allows for the kind: 413; a type it does not take: 415;
 //! - an empty or cut body: 400; a link already used: 409;
 //! - 201 with `{upload_id, mime_type, size_bytes, sha256, file_name}` when stored.
+//!
+//! Browsers upload from the frontend's origin: the signed link is the only credential (no
+//! cookies), so any origin may use it (`Access-Control-Allow-Origin: *`, and a preflight
+//! answer for `OPTIONS`).
 
 use actix_web::http::header;
 use actix_web::{route, web, HttpRequest, HttpResponse};
@@ -31,8 +35,20 @@ struct UploadQuery {
 
 fn text(mut response: actix_web::HttpResponseBuilder, body: String) -> HttpResponse {
     response
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .content_type("text/plain; charset=utf-8")
         .body(body)
+}
+
+/// The CORS preflight of an upload from the frontend's origin.
+#[route("/media/uploads/{upload_id}", method = "OPTIONS")]
+pub async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "PUT, POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish()
 }
 
 fn forbidden() -> HttpResponse {
@@ -175,13 +191,15 @@ pub async fn receive(
         );
     }
     metrics::counter!("gateway_media_uploads_total").increment(1);
-    HttpResponse::Created().json(serde_json::json!({
-        "upload_id": upload_id,
-        "mime_type": mime_type,
-        "size_bytes": stored.size,
-        "sha256": stored.sha256,
-        "file_name": file_name,
-    }))
+    HttpResponse::Created()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(serde_json::json!({
+            "upload_id": upload_id,
+            "mime_type": mime_type,
+            "size_bytes": stored.size,
+            "sha256": stored.sha256,
+            "file_name": file_name,
+        }))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ pub fn public(config: &mut web::ServiceConfig) {
         .service(webhook::verify)
         .service(webhook::receive)
         .service(media::serve)
-        .service(media_upload::receive);
+        .service(media_upload::receive)
+        .service(media_upload::preflight);
 }
 
 /// The admin listener (`ADMIN_ADDR`, which also serves `/healthz`): readiness, with why

@@ -100,6 +100,19 @@ async fn an_agent_uploads_a_png_and_the_message_takes_it() {
         )),
         "{url}"
     );
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, url)
+        .header("Origin", "https://inbox.example")
+        .header("Access-Control-Request-Method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers()["access-control-allow-methods"],
+        "PUT, POST"
+    );
     let png = SampleKind::Image.generate(None);
     let (status, body) = put(&format!("{url}&name=photo.png"), "image/png", png.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -347,3 +347,48 @@ async fn an_upload_no_message_took_is_deleted_after_its_lifetime_and_an_attached
     );
     assert_eq!(t.stored_file(attached), Some(png), "and so does its file");
 }
+
+#[tokio::test]
+async fn an_attachment_whose_file_is_gone_fails_the_message_with_the_reason() {
+    let t = spawn_media_with(true).await;
+    let a = agent(
+        &t,
+        "00000000-0000-0000-0000-00000000a601",
+        "up.g@test.local",
+    )
+    .await;
+    let conversation = conversation_of(&t, a, "34600555060").await;
+    let link = upload_link(&t, a, &conversation, "document").await;
+    let upload_id = link["upload_id"].as_str().unwrap().to_owned();
+    let url = format!("{}&name=factura.pdf", link["url"].as_str().unwrap());
+    let pdf = SampleKind::Document.generate(None);
+    let (status, body) = put(&url, "application/pdf", pdf).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    std::fs::remove_file(t.dir.join("messages").join(&upload_id)).unwrap();
+
+    let (status, row) =
+        insert_media_message(&t, a, &conversation, "file", "the invoice", &upload_id).await;
+    assert_eq!(status, StatusCode::CREATED, "{row}");
+    let sql = format!(
+        "select status || ' ' || coalesce(error_data ->> 'code', '') from public.messages where id = '{upload_id}'"
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let state = t.text(&sql).await;
+        if state != "pending " {
+            assert_eq!(state, "failed attachment_not_uploaded");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the message stayed pending"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(t.sim.media_uploads().is_empty());
+    assert!(t
+        .sim
+        .received()
+        .iter()
+        .all(|m| m.message_type != "document"));
+}

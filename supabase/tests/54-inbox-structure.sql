@@ -34,14 +34,14 @@ select results_eq(
      order by 1$$,
   $$values ('billing_by_broadcast(uuid)'), ('billing_by_day(date,date)'),
            ('erase_contact(uuid)'), ('export_contact(uuid)'), ('journal_export(bigint)'),
-           ('mark_conversation_read(uuid)'), ('media_link(uuid)'),
+           ('mark_conversation_read(uuid)'), ('media_link(uuid)'), ('media_upload_link(uuid,text)'),
            ('private.billing_by_broadcast(uuid)'), ('private.billing_by_day(date,date)'),
            ('private.erase_contact(uuid)'), ('private.export_contact(uuid)'),
            ('private.journal_export(bigint)'), ('private.mark_conversation_read(uuid)'), ('private.media_link(uuid)'),
-           ('private.request_template_sync()'),
+           ('private.media_upload_link(uuid,text)'), ('private.request_template_sync()'),
            ('private.search_contact_window(text)'), ('private.search_message_window(text)'),
            ('request_template_sync()'), ('search_contacts(text,integer,integer)'), ('search_messages(text,integer,integer)')$$,
-  'authenticated executes the three RPCs of the inbox, the three of data protection (60-data-protection), request_template_sync (70-templates), the two of billing (71-template-events-and-pricing), media_link (71-media-links) and their definer halves, nothing else');
+  'authenticated executes the three RPCs of the inbox, the three of data protection (60-data-protection), request_template_sync (70-templates), the two of billing (71-template-events-and-pricing), media_link (71-media-links), media_upload_link (74-media-uploads) and their definer halves, nothing else');
 
 select is_empty(
   $$select p.oid::regprocedure from pg_proc p

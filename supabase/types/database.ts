@@ -721,6 +721,10 @@ export type Database = {
         }
       }
       media_link: { Args: { p_message_id: string }; Returns: Json }
+      media_upload_link: {
+        Args: { p_conversation_id: string; p_kind: string }
+        Returns: Json
+      }
       request_template_sync: {
         Args: Record<PropertyKey, never>
         Returns: number

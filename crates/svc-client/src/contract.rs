@@ -17,6 +17,7 @@ use crate::media::{
     ClaimMediaDeletions, ClaimMediaFetches, ConfigureMediaLinks, RecordMediaDeleted,
     RecordMediaFailed, RecordMediaRetry, RecordMediaStored,
 };
+use crate::media_uploads::{ClaimStaleMediaUploads, RecordMediaUpload, RecordMediaUploadsDeleted};
 use crate::outbound::{
     ClaimOutboundMessages, HeldOutcomesRequest, OutboundStatusRequest, PauseSending, ResumeSending,
 };
@@ -209,6 +210,9 @@ pub fn signatures() -> Vec<Signature> {
         Signature::of::<ConfigureMediaLinks>(),
         Signature::of::<ClaimMediaDeletions>(),
         Signature::of::<RecordMediaDeleted>(),
+        Signature::of::<RecordMediaUpload>(),
+        Signature::of::<ClaimStaleMediaUploads>(),
+        Signature::of::<RecordMediaUploadsDeleted>(),
     ]
 }
 

@@ -360,6 +360,9 @@ const CALLS: &[(&str, bool)] = &[
     ("configure_media_links", true),
     ("claim_media_deletions", false),
     ("record_media_deleted", true),
+    ("record_media_upload", true),
+    ("claim_stale_media_uploads", false),
+    ("record_media_uploads_deleted", true),
 ];
 
 #[tokio::test]

@@ -43,6 +43,13 @@ impl Application {
         let svc = SvcClient::new(&settings.supabase);
         let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
         let mut tasks = BackgroundTasks::default();
+        let media_store = crate::media::MediaStore::open(&settings.media.store)?;
+        let media_graph = crate::media::graph::MediaGraph::new(
+            &settings.sending.graph.base_url,
+            &settings.sending.graph.api_version,
+            settings.sending.graph.access_token.clone(),
+            settings.media.request_timeout,
+        )?;
         if settings.outbound_sender {
             let graph = settings.sending.graph_client()?;
             let sender_settings = settings.sending.sender(lease_owner("gateway"));
@@ -53,9 +60,15 @@ impl Application {
                 sender_settings.lease_seconds,
                 tasks.stop_signal(),
             ));
+            let uploader = sender::media_upload::MediaUploader {
+                store: media_store.clone(),
+                graph: media_graph.clone(),
+                phone_number_id: sender_settings.phone_number_id.clone(),
+            };
             tasks.spawn(sender::run(
                 svc.clone(),
                 graph,
+                uploader,
                 sender_settings,
                 tasks.stop_signal(),
             ));
@@ -73,7 +86,6 @@ impl Application {
         } else {
             tracing::info!("invitation sender is off (INVITATION_SENDER=off)");
         }
-        let media_store = crate::media::MediaStore::open(&settings.media.store)?;
         if let Some(secret) = settings.media.link_secret.clone() {
             let public_url = settings
                 .media
@@ -97,15 +109,17 @@ impl Application {
             settings.media.erasure_poll,
             tasks.stop_signal(),
         ));
+        tasks.spawn(crate::media::upload_cleanup::run(
+            svc.clone(),
+            media_store.clone(),
+            settings.media.upload_lifetime,
+            settings.media.erasure_poll,
+            tasks.stop_signal(),
+        ));
         if settings.media.fetcher {
             let fetcher = crate::media::fetcher::Fetcher {
                 svc: svc.clone(),
-                graph: crate::media::graph::MediaGraph::new(
-                    &settings.sending.graph.base_url,
-                    &settings.sending.graph.api_version,
-                    settings.sending.graph.access_token.clone(),
-                    settings.media.request_timeout,
-                )?,
+                graph: media_graph,
                 store: media_store.clone(),
                 settings: settings.media.clone(),
                 owner: lease_owner("gateway"),

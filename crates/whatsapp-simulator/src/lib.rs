@@ -70,7 +70,7 @@ pub use config::{
 pub use error::SimulatorError;
 pub use faults::{Faults, RecipientError, ServerErrorKind};
 pub use latency::AnswerLatency;
-pub use media::{InboundMedia, MediaFaults, MediaStats, SampleKind};
+pub use media::{InboundMedia, MediaFaults, MediaStats, SampleKind, UploadedMedia};
 pub use recorder::{MarkedRead, ReceivedMessage, SecondCount, Stats, WebhookDelivery, WebhookKind};
 pub use server::{Simulator, SimulatorHandle};
 pub use state::{ConfigPatch, RuntimeConfig};

@@ -473,6 +473,18 @@ mod tests {
                 caption: Some("Invoice".into()),
                 filename: Some("a.pdf".into()),
             },
+            OutboundMessage::MediaById {
+                kind: whatsapp::MediaKind::Audio,
+                id: "1234".into(),
+                caption: Some("not sent: audio has no caption".into()),
+                filename: None,
+            },
+            OutboundMessage::MediaById {
+                kind: whatsapp::MediaKind::Document,
+                id: "1234".into(),
+                caption: Some("Invoice".into()),
+                filename: Some("a.pdf".into()),
+            },
             OutboundMessage::Location {
                 latitude: 40.4,
                 longitude: -3.7,

@@ -245,6 +245,11 @@ impl SimulatorHandle {
         self.shared.media().stats()
     }
 
+    /// The files uploaded through `POST /{phone-number-id}/media`, in order.
+    pub fn media_uploads(&self) -> Vec<crate::UploadedMedia> {
+        self.shared.media().uploads()
+    }
+
     /// The bytes behind a media id.
     pub fn media_bytes(&self, media_id: &str) -> Option<web::Bytes> {
         self.shared.media().bytes(media_id)

@@ -58,8 +58,8 @@ pub use messaging_limit::MessagingLimitTier;
 pub use pricing::Pricing;
 pub use send::{
     classify, is_business_scoped_user_id, parse_retry_after, rate_limit_scope, ErrorClass,
-    GraphError, Jitter, MarkReadResponse, OutboundMessage, OutboundRequest, RateLimitScope,
-    ResponseError, RetryPolicy, SendResponse,
+    GraphError, Jitter, MarkReadResponse, MediaKind, OutboundMessage, OutboundRequest,
+    RateLimitScope, ResponseError, RetryPolicy, SendResponse,
 };
 pub use signature::{escape_non_ascii, sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use templates::{

@@ -1,7 +1,9 @@
 //! The Graph API's media download, in two steps: `GET /{version}/{media-id}` answers a
 //! short-lived URL (5 minutes) with the file's MIME type, sha256 and size; a GET of that URL
-//! with the same bearer token answers the bytes.
+//! with the same bearer token answers the bytes. Outbound, `POST /{phone-number-id}/media`
+//! uploads an agent's file to send by id.
 
+use futures::StreamExt;
 use serde::Deserialize;
 use service_runtime::Secret;
 
@@ -83,6 +85,91 @@ impl MediaGraph {
         }
         serde_json::from_str(&body)
             .map_err(|e| GraphFailure::Temporary(format!("unreadable media lookup answer: {e}")))
+    }
+
+    /// `POST /{version}/{phone-number-id}/media`: uploads a file to send by id, as
+    /// multipart form data (`messaging_product=whatsapp`, `type`, `file`), streaming `body`
+    /// (`length` bytes). Answers the media id. Network errors, 429 and 5xx are temporary;
+    /// other refusals are not (Meta won't take this file as it is).
+    pub async fn upload<S>(
+        &self,
+        phone_number_id: &str,
+        mime_type: &str,
+        file_name: &str,
+        length: u64,
+        body: S,
+    ) -> Result<String, GraphFailure>
+    where
+        S: futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        // reqwest wants a Sync body; a channel (two chunks deep) makes any stream one.
+        let (mut sender, chunks) =
+            futures::channel::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+        let forward = tokio::spawn(async move {
+            use futures::SinkExt;
+            let mut body = std::pin::pin!(body);
+            while let Some(chunk) = body.next().await {
+                if sender.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let boundary = format!("chatcentralize-{}", uuid::Uuid::new_v4().simple());
+        let quoted = file_name.replace(['"', '\\', '\r', '\n'], "_");
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n{mime_type}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\nContent-Type: {mime_type}\r\n\r\n"
+        );
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let total = head.len() as u64 + length + tail.len() as u64;
+        let stream = futures::stream::once(async move { Ok(bytes::Bytes::from(head)) })
+            .chain(chunks)
+            .chain(futures::stream::once(async move {
+                Ok(bytes::Bytes::from(tail))
+            }));
+        let url = format!(
+            "{}/{}/{phone_number_id}/media",
+            self.base_url, self.api_version
+        );
+        let answer = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await;
+        forward.abort();
+        let answer =
+            answer.map_err(|e| GraphFailure::Temporary(format!("media upload failed: {e}")))?;
+        let status = answer.status().as_u16();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| GraphFailure::Temporary(format!("media upload answer cut short: {e}")))?;
+        if status == 401 || status == 429 || status >= 500 {
+            return Err(GraphFailure::Temporary(format!(
+                "media upload answered {status}"
+            )));
+        }
+        if status != 200 {
+            return Err(GraphFailure::Gone(format!(
+                "WhatsApp refused the file ({status}): {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Uploaded {
+            id: String,
+        }
+        serde_json::from_str::<Uploaded>(&text)
+            .map(|u| u.id)
+            .map_err(|e| GraphFailure::Temporary(format!("unreadable media upload answer: {e}")))
     }
 
     /// The download: a response whose body is read chunk by chunk.

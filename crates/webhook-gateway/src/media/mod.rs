@@ -9,6 +9,8 @@ pub mod links;
 pub mod range;
 pub mod settings;
 pub mod store;
+pub mod upload;
+pub mod upload_cleanup;
 
 pub use settings::MediaSettings;
 pub use store::{MediaStore, StoreLocation};

@@ -33,6 +33,10 @@ pub struct MediaSettings {
     /// `MEDIA_ERASURE_POLL_SECS` (default 10): how often stored media of deleted messages
     /// (erased contacts) are looked for and deleted.
     pub erasure_poll: Duration,
+    /// `MEDIA_UPLOAD_LIFETIME_SECS` (default 86400, a day): how long an agent's upload that
+    /// no message took is kept before its file and record are deleted (looked for every
+    /// `MEDIA_ERASURE_POLL_SECS`).
+    pub upload_lifetime: Duration,
     /// `MEDIA_POLL_MS` (default 200): how often an idle fetcher looks for new media (a
     /// claim on an empty queue is one index probe).
     pub poll_interval: Duration,
@@ -78,6 +82,9 @@ impl MediaSettings {
             public_url,
             link_ttl: Duration::from_secs(env.at_least_one_or("MEDIA_LINK_TTL_SECS", 300)?),
             erasure_poll: Duration::from_secs(env.at_least_one_or("MEDIA_ERASURE_POLL_SECS", 10)?),
+            upload_lifetime: Duration::from_secs(
+                env.at_least_one_or("MEDIA_UPLOAD_LIFETIME_SECS", 86_400)?,
+            ),
             poll_interval: Duration::from_millis(env.at_least_one_or("MEDIA_POLL_MS", 200)?),
         })
     }
@@ -94,6 +101,7 @@ impl MediaSettings {
             public_url: None,
             link_ttl: Duration::from_secs(300),
             erasure_poll: Duration::from_millis(50),
+            upload_lifetime: Duration::from_secs(86_400),
             poll_interval: Duration::from_millis(50),
         }
     }

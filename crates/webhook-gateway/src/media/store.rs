@@ -202,6 +202,38 @@ impl MediaStore {
         }
     }
 
+    /// Where an agent's upload is written before the database records it
+    /// (`uploads/<upload_id>.<attempt>`): two uploads through the same link never
+    /// overwrite each other or a recorded file.
+    pub fn staging_key(upload_id: Uuid, attempt: Uuid) -> String {
+        format!("uploads/{upload_id}.{attempt}")
+    }
+
+    /// A writer of an upload's staging object (see `staging_key`).
+    pub async fn staging_writer(&self, staging_key: &str) -> object_store::Result<WriteMultipart> {
+        let upload = self.objects.put_multipart(&Path::from(staging_key)).await?;
+        Ok(WriteMultipart::new(upload))
+    }
+
+    /// Moves a recorded upload to its message's place (the upload's id is the message's).
+    pub async fn promote_staging(&self, staging_key: &str, message_id: Uuid) -> anyhow::Result<()> {
+        self.objects
+            .rename(
+                &Path::from(staging_key),
+                &Path::from(Self::object_key(message_id)),
+            )
+            .await
+            .context("Failed to move an upload into place")
+    }
+
+    /// Removes a staging object (an absent one is fine).
+    pub async fn delete_staging(&self, staging_key: &str) -> anyhow::Result<()> {
+        match self.objects.delete(&Path::from(staging_key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).context("Failed to delete an upload's staging object"),
+        }
+    }
+
     /// Removes a message's file and its facts (absent ones are fine).
     pub async fn delete(&self, message_id: Uuid) -> anyhow::Result<()> {
         for key in [

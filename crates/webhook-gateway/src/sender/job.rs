@@ -4,20 +4,58 @@
 
 use serde_json::Value;
 pub use svc_client::ClaimedJob;
-use whatsapp::{OutboundMessage, OutboundRequest};
+use whatsapp::{MediaKind, OutboundMessage, OutboundRequest};
 
 /// A claimed reply as a Graph API request.
 pub trait JobRequest {
     /// The Graph API request for this message, or why there is none.
     fn to_request(&self) -> Result<OutboundRequest, String>;
+    /// The request for an attachment uploaded to WhatsApp as `media_id` (the message's
+    /// type says its kind; `file` is a document).
+    fn to_request_by_media_id(&self, media_id: &str) -> Result<OutboundRequest, String>;
+}
+
+fn envelope(job: &ClaimedJob, message: OutboundMessage) -> Result<OutboundRequest, String> {
+    let to = job
+        .to
+        .clone()
+        .or_else(|| job.recipient_user_id.clone())
+        .ok_or("the contact has neither a phone number nor a WhatsApp user id")?;
+    let mut request = OutboundRequest::new(to, message);
+    request.reply_to = job.reply_to_wamid.clone();
+    request.biz_opaque_callback_data = Some(job.message_id.to_string());
+    Ok(request)
 }
 
 impl JobRequest for ClaimedJob {
+    fn to_request_by_media_id(&self, media_id: &str) -> Result<OutboundRequest, String> {
+        let kind_name = match self.message_type.as_str() {
+            "file" => "document",
+            other => other,
+        };
+        let kind = MediaKind::parse(kind_name)
+            .ok_or_else(|| format!("a {} message carries no attachment", self.message_type))?;
+        let file_name = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("file_name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        envelope(
+            self,
+            OutboundMessage::MediaById {
+                kind,
+                id: media_id.to_owned(),
+                caption: self.content.clone().filter(|c| !c.trim().is_empty()),
+                filename: file_name,
+            },
+        )
+    }
+
     fn to_request(&self) -> Result<OutboundRequest, String> {
-        let to = self
-            .to
-            .clone()
-            .or_else(|| self.recipient_user_id.clone())
+        self.to
+            .as_ref()
+            .or(self.recipient_user_id.as_ref())
             .ok_or("the contact has neither a phone number nor a WhatsApp user id")?;
         let meta = self.metadata.clone().unwrap_or(Value::Null);
         let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -92,10 +130,7 @@ impl JobRequest for ClaimedJob {
                 ))
             }
         };
-        let mut request = OutboundRequest::new(to, message);
-        request.reply_to = self.reply_to_wamid.clone();
-        request.biz_opaque_callback_data = Some(self.message_id.to_string());
-        Ok(request)
+        envelope(self, message)
     }
 }
 
@@ -127,6 +162,34 @@ mod tests {
             "send_in_us": null,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn an_uploaded_attachment_is_sent_by_media_id_with_its_caption_and_file_name() {
+        let meta = json!({"upload_id": "u", "mime_type": "application/pdf", "file_name": "f.pdf"});
+        let body = job(
+            "file",
+            Some("the invoice"),
+            Some("messages/x"),
+            meta.clone(),
+        )
+        .to_request_by_media_id("MID")
+        .unwrap()
+        .to_request_body();
+        assert_eq!(body["type"], "document");
+        assert_eq!(
+            body["document"],
+            json!({"id": "MID", "caption": "the invoice", "filename": "f.pdf"})
+        );
+        assert_eq!(body["context"]["message_id"], "wamid.in");
+        let image = job("image", Some("look"), None, meta.clone())
+            .to_request_by_media_id("MID")
+            .unwrap()
+            .to_request_body();
+        assert_eq!(image["image"], json!({"id": "MID", "caption": "look"}));
+        assert!(job("text", Some("x"), None, meta)
+            .to_request_by_media_id("MID")
+            .is_err());
     }
 
     #[test]

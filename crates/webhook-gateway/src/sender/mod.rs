@@ -15,6 +15,7 @@
 
 pub mod invitations;
 pub mod job;
+pub mod media_upload;
 mod outcome;
 pub mod read_receipts;
 mod recorder;
@@ -34,6 +35,7 @@ use job::ClaimedJob;
 struct Replies {
     svc: SvcClient,
     graph: GraphClient,
+    uploader: media_upload::MediaUploader,
     recorder: recorder::OutcomeRecorder,
     settings: SenderSettings,
 }
@@ -67,7 +69,15 @@ impl SendQueue for Replies {
     }
 
     async fn send(self: Arc<Self>, job: ClaimedJob) {
-        outcome::send_one(&self.svc, &self.recorder, &self.graph, &self.settings, job).await;
+        outcome::send_one(
+            &self.svc,
+            &self.recorder,
+            &self.graph,
+            &self.uploader,
+            &self.settings,
+            job,
+        )
+        .await;
     }
 
     async fn not_sent_in_time(self: Arc<Self>, job: ClaimedJob) {
@@ -79,6 +89,7 @@ impl SendQueue for Replies {
 pub async fn run(
     svc: SvcClient,
     graph: GraphClient,
+    uploader: media_upload::MediaUploader,
     settings: SenderSettings,
     stop: watch::Receiver<bool>,
 ) {
@@ -89,6 +100,7 @@ pub async fn run(
     let replies = Arc::new(Replies {
         svc,
         graph,
+        uploader,
         recorder,
         settings,
     });

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use whatsapp::mask_phone;
 
 use super::job::{ClaimedJob, JobRequest};
+use super::media_upload::{MediaUploader, UploadFailure};
 use super::recorder::OutcomeRecorder;
 use super::SenderSettings;
 
@@ -20,12 +21,22 @@ pub async fn send_one(
     svc: &SvcClient,
     recorder: &OutcomeRecorder,
     graph: &GraphClient,
+    uploader: &MediaUploader,
     settings: &SenderSettings,
     job: ClaimedJob,
 ) {
     let id = job.message_id;
     let to = job.to.as_deref().map(mask_phone).unwrap_or_default();
-    let request = match job.to_request() {
+    let media_id = match uploader.media_id_for(&job).await {
+        Ok(media_id) => media_id,
+        Err(failure) => {
+            attachment_not_uploaded(recorder, &job, failure).await;
+            return;
+        }
+    };
+    let request = match media_id
+        .map_or_else(|| job.to_request(), |m| job.to_request_by_media_id(&m))
+    {
         Ok(r) => r,
         Err(reason) => {
             tracing::warn!(message_id = %id, %reason, "message can't be sent as written");
@@ -115,6 +126,45 @@ pub async fn send_one(
         }
     }
 }
+
+/// The attachment could not be uploaded to WhatsApp: retried later (backing off, as long as
+/// the message is young enough to send), or failed with the reason.
+async fn attachment_not_uploaded(
+    recorder: &OutcomeRecorder,
+    job: &ClaimedJob,
+    failure: UploadFailure,
+) {
+    let id = job.message_id;
+    let (reason, temporary) = match failure {
+        UploadFailure::Temporary(reason) => (reason, true),
+        UploadFailure::Permanent(reason) => (reason, false),
+    };
+    let error = json!({
+        "code": "attachment_not_uploaded",
+        "title": "The attachment could not be uploaded to WhatsApp",
+        "details": reason,
+        "source": "sender",
+    });
+    metrics::counter!("gateway_outbound_total", "outcome" => "attachment_not_uploaded")
+        .increment(1);
+    if temporary && age_of(job.first_attempt_at) < ATTACHMENT_RETRY_WINDOW {
+        let delay = (2f64.powi(job.attempts.min(8) as i32)).min(300.0);
+        tracing::warn!(message_id = %id, %reason, attempt = job.attempts, "attachment upload failed; will retry");
+        record("retry", SvcError::is_transient, || {
+            recorder.retry(id, delay, &error)
+        })
+        .await;
+    } else {
+        tracing::warn!(message_id = %id, %reason, "attachment upload failed; message failed");
+        record("failed", SvcError::is_transient, || {
+            recorder.failed(id, &error, false)
+        })
+        .await;
+    }
+}
+
+/// How long a message whose attachment can't be uploaded keeps being retried.
+const ATTACHMENT_RETRY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// A claim whose turn came after the send deadline: never sent, back in the queue at once.
 pub async fn not_sent_in_time(recorder: &OutcomeRecorder, job: ClaimedJob) {

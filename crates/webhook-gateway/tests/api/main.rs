@@ -8,5 +8,6 @@ mod ingestion;
 mod invitations;
 mod media;
 mod media_s3;
+mod media_uploads;
 mod security;
 mod sending;

@@ -24,6 +24,11 @@ pub struct MediaSetup {
 /// A gateway with its media fetcher on, fetching from an in-process simulator that sends
 /// it webhooks; files in a fresh directory.
 pub async fn spawn_media() -> MediaSetup {
+    spawn_media_with(false).await
+}
+
+/// As [`spawn_media`], with the outbound sender on too (sending to the simulator).
+pub async fn spawn_media_with(outbound_sender: bool) -> MediaSetup {
     service_runtime::telemetry::init_for_tests();
     let project = TestProject::new().await;
     let sim = whatsapp_simulator::Simulator::start(whatsapp_simulator::SimulatorConfig::for_tests(
@@ -36,6 +41,7 @@ pub async fn spawn_media() -> MediaSetup {
     let mut settings = settings_for(&project);
     settings.sending.graph.base_url = sim.graph_url();
     settings.media.fetcher = true;
+    settings.outbound_sender = outbound_sender;
     let StoreLocation::Directory(dir) = settings.media.store.clone() else {
         panic!("tests store media in a directory")
     };
@@ -238,7 +244,7 @@ async fn media_meta_no_longer_has_fails_visibly_on_the_message() {
 }
 
 /// An active agent (a profile made by the auth.users trigger); answers their id.
-async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
+pub(crate) async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
     t.project
         .db()
         .await
@@ -251,7 +257,7 @@ async fn agent(t: &MediaSetup, id: &str, email: &str) -> uuid::Uuid {
     id.parse().unwrap()
 }
 
-async fn assign(t: &MediaSetup, message_id: &str, agent: uuid::Uuid) {
+pub(crate) async fn assign(t: &MediaSetup, message_id: &str, agent: uuid::Uuid) {
     t.project
         .db()
         .await
@@ -282,7 +288,7 @@ async fn mint(t: &MediaSetup, user: uuid::Uuid, message_id: &str) -> (u16, serde
     )
 }
 
-fn link_key() -> webhook_gateway::media::links::LinkKey {
+pub(crate) fn link_key() -> webhook_gateway::media::links::LinkKey {
     let settings = webhook_gateway::media::MediaSettings::for_tests(PathBuf::new());
     webhook_gateway::media::links::LinkKey::new(settings.link_secret.unwrap())
 }

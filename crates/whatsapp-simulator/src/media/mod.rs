@@ -11,6 +11,7 @@
 //! already expired URL, or report a wrong sha256.
 
 mod samples;
+mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 pub use samples::SampleKind;
+pub use upload::UploadedMedia;
 
 use crate::error::MetaError;
 use crate::state::Shared;
@@ -84,7 +86,7 @@ pub struct MediaStats {
 
 struct MediaFile {
     bytes: web::Bytes,
-    mime_type: &'static str,
+    mime_type: String,
     sha256: String,
 }
 
@@ -92,6 +94,7 @@ struct MediaFile {
 #[derive(Default)]
 pub(crate) struct MediaLibrary {
     files: HashMap<String, MediaFile>,
+    uploads: Vec<UploadedMedia>,
     faults: MediaFaults,
     stats: MediaStats,
 }
@@ -121,7 +124,7 @@ impl MediaLibrary {
             id,
             MediaFile {
                 bytes: web::Bytes::from(bytes),
-                mime_type: media.kind.mime_type(),
+                mime_type: media.kind.mime_type().to_owned(),
                 sha256,
             },
         );
@@ -138,6 +141,38 @@ impl MediaLibrary {
 
     pub fn stats(&self) -> MediaStats {
         self.stats
+    }
+
+    /// Keeps an uploaded file under a new media id; answers the id.
+    pub fn keep_upload(
+        &mut self,
+        bytes: web::Bytes,
+        mime_type: String,
+        file_name: Option<String>,
+    ) -> String {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let id = format!("{}", 2_000_000_000_000_000u64 + rand_id());
+        self.uploads.push(UploadedMedia {
+            id: id.clone(),
+            mime_type: mime_type.clone(),
+            size: bytes.len(),
+            sha256: sha256.clone(),
+            file_name,
+        });
+        self.files.insert(
+            id.clone(),
+            MediaFile {
+                bytes,
+                mime_type,
+                sha256,
+            },
+        );
+        id
+    }
+
+    /// The files uploaded (`POST /{phone-number-id}/media`), in order.
+    pub fn uploads(&self) -> Vec<UploadedMedia> {
+        self.uploads.clone()
     }
 
     /// The bytes of a media id (tests compare what was stored).
@@ -161,10 +196,15 @@ pub(crate) fn admin_routes(cfg: &mut web::ServiceConfig) {
 
 /// `GET /{version}/{media-id}` (after every other route: it matches any two segments).
 pub(crate) fn graph_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{version}/{media_id}", web::get().to(lookup));
+    cfg.service(
+        web::resource("/{version}/{phone_number_id}/media")
+            .app_data(web::PayloadConfig::new(upload::MAX_UPLOAD))
+            .route(web::post().to(upload::upload)),
+    )
+    .route("/{version}/{media_id}", web::get().to(lookup));
 }
 
-fn token_error(shared: &Shared, req: &HttpRequest) -> Option<MetaError> {
+pub(crate) fn token_error(shared: &Shared, req: &HttpRequest) -> Option<MetaError> {
     match crate::graph::bearer_token(req) {
         Some(t) if t == shared.access_token.expose() => None,
         Some(_) => Some(MetaError::token(
@@ -178,7 +218,7 @@ fn token_error(shared: &Shared, req: &HttpRequest) -> Option<MetaError> {
     }
 }
 
-fn refused(shared: &Shared, error: MetaError) -> HttpResponse {
+pub(crate) fn refused(shared: &Shared, error: MetaError) -> HttpResponse {
     shared.media().stats.refused += 1;
     error.response()
 }
@@ -262,7 +302,7 @@ async fn download(
     let file = library
         .files
         .get(path.as_str())
-        .map(|f| (f.bytes.clone(), f.mime_type));
+        .map(|f| (f.bytes.clone(), f.mime_type.clone()));
     match file {
         Some((bytes, mime)) if OffsetDateTime::now_utc().unix_timestamp() <= query.expires => {
             library.stats.downloads += 1;

@@ -42,6 +42,19 @@ pub enum OutboundMessage {
         /// The file name shown to the user.
         filename: Option<String>,
     },
+    /// Media uploaded to Meta beforehand (`POST /{phone-number-id}/media`), sent by its id.
+    /// The caption goes only where WhatsApp shows one (image, video, document), the file
+    /// name only on a document.
+    MediaById {
+        /// Which kind of media message.
+        kind: MediaKind,
+        /// The media id the upload answered.
+        id: String,
+        /// Up to 1,024 characters (image, video, document).
+        caption: Option<String>,
+        /// The file name shown to the user (document).
+        filename: Option<String>,
+    },
     /// A location pin.
     Location {
         /// Latitude in degrees.
@@ -69,6 +82,47 @@ pub enum OutboundMessage {
         /// The inbound wamid.
         message_id: String,
     },
+}
+
+/// The kinds of media message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Audio,
+    Video,
+    Document,
+    Sticker,
+}
+
+impl MediaKind {
+    /// The message `type` (and the key of its media object).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::Document => "document",
+            Self::Sticker => "sticker",
+        }
+    }
+
+    /// From a message `type`; `None` for a kind that carries no media.
+    pub fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "image" => Self::Image,
+            "audio" => Self::Audio,
+            "video" => Self::Video,
+            "document" => Self::Document,
+            "sticker" => Self::Sticker,
+            _ => return None,
+        })
+    }
+
+    /// Whether WhatsApp shows a caption on this kind (image, video, document).
+    pub fn takes_caption(self) -> bool {
+        matches!(self, Self::Image | Self::Video | Self::Document)
+    }
 }
 
 /// One call to the messages endpoint.
@@ -137,6 +191,22 @@ impl OutboundRequest {
                 insert_opt(&mut m, "caption", caption);
                 insert_opt(&mut m, "filename", filename);
                 ("document", Value::Object(m))
+            }
+            OutboundMessage::MediaById {
+                kind,
+                id,
+                caption,
+                filename,
+            } => {
+                let mut m = Map::new();
+                m.insert("id".into(), id.clone().into());
+                if kind.takes_caption() {
+                    insert_opt(&mut m, "caption", caption);
+                }
+                if *kind == MediaKind::Document {
+                    insert_opt(&mut m, "filename", filename);
+                }
+                (kind.as_str(), Value::Object(m))
             }
             OutboundMessage::Location {
                 latitude,
@@ -215,6 +285,42 @@ pub fn is_business_scoped_user_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn media_by_id_carries_a_caption_only_where_whatsapp_shows_one() {
+        let body = |kind: MediaKind| {
+            OutboundRequest::new(
+                "34600111222",
+                OutboundMessage::MediaById {
+                    kind,
+                    id: "MID".into(),
+                    caption: Some("look".into()),
+                    filename: Some("a.pdf".into()),
+                },
+            )
+            .to_request_body()
+        };
+        assert_eq!(body(MediaKind::Image)["type"], "image");
+        assert_eq!(
+            body(MediaKind::Image)["image"],
+            json!({"id": "MID", "caption": "look"})
+        );
+        assert_eq!(
+            body(MediaKind::Video)["video"],
+            json!({"id": "MID", "caption": "look"})
+        );
+        assert_eq!(
+            body(MediaKind::Document)["document"],
+            json!({"id": "MID", "caption": "look", "filename": "a.pdf"})
+        );
+        assert_eq!(body(MediaKind::Audio)["audio"], json!({"id": "MID"}));
+        assert_eq!(body(MediaKind::Sticker)["sticker"], json!({"id": "MID"}));
+        for kind in ["image", "audio", "video", "document", "sticker"] {
+            assert_eq!(MediaKind::parse(kind).map(MediaKind::as_str), Some(kind));
+        }
+        assert_eq!(MediaKind::parse("file"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -22,7 +22,8 @@ use testkit::layout::{api_port, database_url, Layout, SUPERUSER};
 use testkit::{postgres, postgrest, process, template, Keys};
 use tokio_postgres::{Client, NoTls};
 use whatsapp_simulator::{
-    AnswerLatency, ConfigPatch, InboundSpec, SimulatorClient, StatusWebhooks, WebhookKind,
+    AnswerLatency, ConfigPatch, InboundSpec, SimulatorClient, StatusWebhooks, TemplateChange,
+    WebhookKind,
 };
 
 use super::processes::{build_release, free_port, Process, SimulatorProcess};
@@ -61,6 +62,8 @@ struct Scenario {
     /// `None`: status webhooks off.
     statuses: Option<Delivery>,
     latency: AnswerLatency,
+    /// Meta pauses the template at 30% of the audience and approves it again 10 s later.
+    pause: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -77,33 +80,103 @@ fn scenarios() -> Vec<Scenario> {
             name: "status webhooks off, Graph at 0 ms",
             statuses: None,
             latency: at_once,
+            pause: false,
         },
         Scenario {
             name: "status webhooks off, Graph at 300 ± 100 ms",
             statuses: None,
             latency: slow,
+            pause: false,
         },
         Scenario {
             name: "one status per webhook, Graph at 0 ms",
             statuses: Some(Delivery::OnePerWebhook),
             latency: at_once,
+            pause: false,
         },
         Scenario {
             name: "batched statuses (100 ms), Graph at 0 ms",
             statuses: Some(Delivery::Batched),
             latency: at_once,
+            pause: false,
         },
         Scenario {
             name: "one status per webhook, Graph at 300 ± 100 ms",
             statuses: Some(Delivery::OnePerWebhook),
             latency: slow,
+            pause: false,
         },
         Scenario {
             name: "batched statuses (100 ms), Graph at 300 ± 100 ms",
             statuses: Some(Delivery::Batched),
             latency: slow,
+            pause: false,
+        },
+        Scenario {
+            name: "template paused at 30% and approved 10 s later, batched statuses, Graph at 0 ms",
+            statuses: Some(Delivery::Batched),
+            latency: at_once,
+            pause: true,
         },
     ]
+}
+
+/// How long Meta keeps the template paused in the pause scenario.
+const PAUSE_FOR: Duration = Duration::from_secs(10);
+
+/// What the pause scenario measured.
+struct PauseFigures {
+    /// Recipients failed (any reason) in the paused broadcast.
+    failed: i64,
+    /// Sends the simulator received from 1 s after the pause until the re-approval.
+    sent_while_paused: usize,
+    /// Sends answered 132015 (template paused).
+    rejected_132015: u64,
+    /// From the re-approval until some 1-s window held 97% of the limit.
+    back_at_limit_after: Option<Duration>,
+}
+
+/// Meta pauses the bench's template once 30% of the audience was sent, and approves it
+/// again `PAUSE_FOR` later (each change also reaches the gateway as Meta's webhook).
+/// Returns when each happened, on the machine's clock (the simulator's).
+async fn pause_then_approve(
+    sim: SimulatorClient,
+) -> Result<(time::OffsetDateTime, time::OffsetDateTime)> {
+    let change = |status: &str, reason: Option<&str>| TemplateChange {
+        name: "promo_vip".into(),
+        language: "es".into(),
+        status: Some(status.into()),
+        reason: reason.map(Into::into),
+        category: None,
+    };
+    while sim.stats().await?.accepted < AUDIENCE as u64 * 3 / 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sim.change_template(&change("PAUSED", Some("LOW_QUALITY")))
+        .await?;
+    let paused_at = time::OffsetDateTime::now_utc();
+    tokio::time::sleep(PAUSE_FOR).await;
+    sim.change_template(&change("APPROVED", None)).await?;
+    Ok((paused_at, time::OffsetDateTime::now_utc()))
+}
+
+/// The time from `from` until the first 1-s window of sends (sorted) held `at_least`.
+fn back_at_limit(
+    sends: &[time::OffsetDateTime],
+    from: time::OffsetDateTime,
+    at_least: usize,
+) -> Option<Duration> {
+    let after: Vec<_> = sends.iter().copied().filter(|t| *t >= from).collect();
+    let mut start = 0;
+    for (end, t) in after.iter().enumerate() {
+        while *t - after[start] > time::Duration::SECOND {
+            start += 1;
+        }
+        if end + 1 - start >= at_least {
+            return Duration::try_from(*t - from).ok();
+        }
+    }
+    None
 }
 
 /// What one scenario measured.
@@ -124,6 +197,7 @@ struct Figures {
     inbound: Vec<Duration>,
     inbound_lost: usize,
     load_average: String,
+    pause: Option<PauseFigures>,
 }
 
 pub fn run() -> Result<()> {
@@ -337,6 +411,10 @@ async fn run_scenario(
         index,
     ));
 
+    let pauser = scenario
+        .pause
+        .then(|| tokio::spawn(pause_then_approve(sim.clone())));
+
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let stats = sim.stats().await?;
@@ -376,6 +454,30 @@ async fn run_scenario(
     let mut received = sim.received().await?;
     received.sort_by_key(|m| m.received_at);
     let stats = sim.stats().await?;
+    let pause = match pauser {
+        None => None,
+        Some(task) => {
+            let (paused_at, approved_at) = task.await??;
+            let failed: i64 = db
+                .query_one(
+                    "select count(*) from public.broadcast_recipients
+                      where broadcast_id = $1::text::uuid and status = 'failed'",
+                    &[&broadcast],
+                )
+                .await?
+                .get(0);
+            let sends: Vec<_> = received.iter().map(|m| m.received_at).collect();
+            Some(PauseFigures {
+                failed,
+                sent_while_paused: sends
+                    .iter()
+                    .filter(|t| **t > paused_at + time::Duration::SECOND && **t < approved_at)
+                    .count(),
+                rejected_132015: stats.rejected_by_code.get("132015").copied().unwrap_or(0),
+                back_at_limit_after: back_at_limit(&sends, approved_at, LIMIT as usize * 97 / 100),
+            })
+        }
+    };
     let span = match (received.first(), received.last()) {
         (Some(a), Some(b)) => (b.received_at - a.received_at).as_seconds_f64(),
         _ => 0.0,
@@ -428,6 +530,7 @@ async fn run_scenario(
         inbound,
         inbound_lost,
         load_average,
+        pause,
     })
 }
 
@@ -536,6 +639,30 @@ fn report(all: &[Figures]) -> String {
             lost,
             f.load_average,
         );
+    }
+    let paused: Vec<_> = all
+        .iter()
+        .filter_map(|f| f.pause.as_ref().map(|p| (f, p)))
+        .collect();
+    if !paused.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| template paused at 30%, approved {} s later | recipients failed (target 0) | sends from 1 s after the pause to the re-approval | 132015 answers | re-approval → a 1-s window at 97% of the limit (target under 2 s) |",
+            PAUSE_FOR.as_secs()
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        for (f, p) in paused {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                f.scenario.name,
+                p.failed,
+                p.sent_while_paused,
+                p.rejected_132015,
+                p.back_at_limit_after
+                    .map_or("never".into(), |d| format!("{:.2} s", d.as_secs_f64())),
+            );
+        }
     }
     let _ = writeln!(
         s,

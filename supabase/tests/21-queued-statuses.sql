@@ -55,7 +55,7 @@ select is((select count(*)::int from svc.webhook_journal w, acked a
 
 -- Applying ------------------------------------------------------------------------------------------
 select is(svc.apply_queued_statuses(500),
-  '{"webhooks": 3, "failed": 0, "statuses_applied": 2, "statuses_stale": 1, "statuses_early": 0}'::jsonb,
+  '{"webhooks": 3, "failed": 0, "statuses_applied": 2, "statuses_stale": 1, "statuses_early": 0, "early_recorded": 0}'::jsonb,
   'one call applies every pending webhook, in Meta''s time order: delivered, then read; the duplicate read is stale');
 select is(pg_temp.status_of('wamid.Q1'), 'read', 'read, whatever order the statuses came in (never backwards)');
 select is((select count(*)::int from svc.webhook_journal where outcome = 'pending'), 0, 'nothing is left pending');
@@ -80,7 +80,7 @@ select svc.ingest_webhooks(jsonb_build_array(
   pg_temp.webhook('[]', jsonb_build_array(pg_temp.status('wamid.Q3', 'delivered', '2026-11-20T10:05:00Z'))),
   pg_temp.webhook('[]', jsonb_build_array(jsonb_build_object('wamid', 'wamid.Q3', 'status', 'read', 'timestamp', null))),
   pg_temp.webhook('[]', jsonb_build_array(pg_temp.status('wamid.Q3', 'read', '2026-11-20T10:06:00Z')))));
-select is(svc.apply_queued_statuses(500) - 'statuses_stale' - 'statuses_early',
+select is(svc.apply_queued_statuses(500) - 'statuses_stale' - 'statuses_early' - 'early_recorded',
   '{"webhooks": 3, "failed": 1, "statuses_applied": 2}'::jsonb,
   'a webhook whose statuses can''t be applied is set apart; the others are applied');
 select is(pg_temp.status_of('wamid.Q3'), 'read', 'the good ones are applied');

@@ -52,6 +52,13 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "journal_and_apply, apply_queued_webhook_events",
     ),
     ("apply_early_statuses", "the record_*_sent functions"),
+    ("apply_recorded_early_statuses", "apply_queued_statuses"),
+    (
+        "parse_callback_data",
+        "apply_delivery_status, apply_recorded_early_statuses",
+    ),
+    ("resolve_reply_by_callback", "apply_delivery_status"),
+    ("resolve_recipient_by_callback", "apply_delivery_status"),
     (
         "apply_webhook_events",
         "journal_and_apply, replay_failed_webhooks",
@@ -77,7 +84,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ),
     (
         "count_held_outcomes",
-        "the claim functions, the record_* functions, apply_delivery_status",
+        "the claim functions, the record_* functions, the resolve_*_by_callback functions",
     ),
     (
         "hold_template_sync",
@@ -98,7 +105,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("missing_evidence", "the claim functions"),
     (
         "note_later_send",
-        "the record_*_sent functions, apply_delivery_status",
+        "the record_*_sent functions, the resolve_*_by_callback functions",
     ),
     ("note_witness_status", "apply_delivery_status"),
     ("open_conversation_for", "apply_webhook_events"),

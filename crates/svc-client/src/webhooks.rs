@@ -139,6 +139,9 @@ pub struct QueuedStatusesReport {
     pub statuses_stale: i64,
     /// Statuses that arrived before their message was recorded (applied later).
     pub statuses_early: i64,
+    /// Early statuses applied by this call because their send was recorded meanwhile
+    /// (`svc.apply_recorded_early_statuses`).
+    pub early_recorded: i64,
 }
 
 /// `svc.webhook_backlog`: what waits for an operator.

@@ -1,6 +1,8 @@
 //! Applies the status-only webhooks the gateway acknowledged before applying them
 //! (journaled as pending by `svc.ingest_webhooks`): `svc.apply_queued_statuses` takes up
-//! to [`APPLY_BATCH`] of them, oldest first, and applies their statuses in one pass. After a
+//! to [`APPLY_BATCH`] of them, oldest first, and applies their statuses in one pass. Each
+//! call first applies the statuses that overtook the record of their send and were kept
+//! as early, once that send is recorded. After a
 //! call that found some the next follows at once; with none pending, every [`IDLE_POLL`].
 //! Several gateways apply side by side (each call skips what another holds). A failed
 //! call leaves the webhooks pending; the loop tries again after [`ERROR_PAUSE`].
@@ -26,6 +28,11 @@ pub async fn run(svc: SvcClient, mut stop: watch::Receiver<bool>) {
                     tracing::debug!(?report, "queued status webhooks applied");
                     metrics::counter!("gateway_queued_webhooks_applied_total")
                         .increment(report.webhooks as u64);
+                }
+                if report.early_recorded > 0 {
+                    // Statuses that overtook the record of their send, applied now.
+                    metrics::counter!("gateway_early_statuses_applied_total")
+                        .increment(report.early_recorded as u64);
                 }
                 if report.failed > 0 {
                     metrics::counter!("gateway_queued_webhooks_failed_total")

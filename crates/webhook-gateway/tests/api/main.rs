@@ -11,3 +11,4 @@ mod media_s3;
 mod media_uploads;
 mod security;
 mod sending;
+mod status_handoff;

@@ -1,0 +1,403 @@
+-- A status that overtakes the record of its send: no lock cycle, nothing left behind.
+--
+-- The sender records an accepted send (svc.record_broadcast_sent / record_outbound_sent,
+-- several per transaction) by deleting its queue row and then setting the recipient's or
+-- message's wamid. Under load its 'sent' status can reach the database first, through the
+-- gateway's applier (svc.apply_queued_statuses, hundreds of statuses per transaction).
+-- The wamid is not known yet, so the status resolves the send by its callback data, and
+-- that path used to lock in the other order: the recipient or message, then the queue
+-- row. Two such transactions deadlocked; each deadlock held both for PostgreSQL's
+-- deadlock_timeout (a second) before one was cancelled, and at 1,000 sends a second with
+-- one status per webhook that cost a third of the send rate.
+--
+-- Now the callback path takes the queue row first, and does not wait for it: a queue row
+-- another transaction holds (a sender recording that very send, or a claim) means the
+-- wamid is being recorded right now. The status is then kept as early (svc.early_statuses)
+-- and applied when the wamid is recorded. The status applier never waits for a sender's
+-- rows, so it can't be part of a cycle with one; the sender waits at most for one applier
+-- transaction (tens of milliseconds).
+--
+-- The hand-off of early statuses had a gap of its own: a sender applies the early
+-- statuses of its wamid (svc.apply_early_statuses) in its transaction, and an early
+-- status inserted by a transaction that commits after that statement was never applied
+-- (a 'delivered' could be lost that way). svc.apply_recorded_early_statuses applies every
+-- early status whose wamid is now recorded; the gateway's status applier runs it on every
+-- call of svc.apply_queued_statuses, busy or idle.
+--
+-- Witness evidence (svc.note_witness_status) no longer waits for queue rows either: a row
+-- someone holds is being recorded or claimed, and the witness's next status notes it.
+
+-- A status parked because its send was busy keeps its callback data, so that it can
+-- resolve the send once the holder lets go (a claim that was holding a send whose sender
+-- died, rather than the sender recording it).
+alter table svc.early_statuses add column callback_data text;
+-- The sweep looks only at recent early statuses (the gap is milliseconds wide; older ones
+-- are statuses of sends made elsewhere, kept 7 days by svc.prune_webhook_journal).
+create index early_statuses_received_at on svc.early_statuses (received_at);
+
+-- How a status's callback data resolved its send.
+--   resolved  the send was pending (or an unknown outcome): it now has the wamid, and
+--             its queue row is gone.
+--   busy      its queue row is held by another transaction (the sender recording it):
+--             the caller keeps the status as early.
+--   none      nothing to resolve (not ours, already resolved, or failed).
+
+-- A reply's callback data is its message id.
+create or replace function svc.resolve_reply_by_callback(p_message_id uuid, p_wamid text)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_queued boolean := false;
+  v_held_since timestamptz;
+  v_claimed_at timestamptz;
+begin
+  select true, j.held_since, j.claimed_at into v_queued, v_held_since, v_claimed_at
+    from svc.outbound_jobs j
+   where j.message_id = p_message_id
+     for update skip locked;
+  if not found then
+    perform 1 from svc.outbound_jobs j where j.message_id = p_message_id;
+    if found then
+      return 'busy';
+    end if;
+    v_queued := false;
+  end if;
+  update public.messages
+     set wa_message_id = p_wamid, status = 'sent', error_data = null
+   where id = p_message_id and wa_message_id is null and sender_type = 'agent'
+     and (status = 'pending' or error_data ->> 'code' = 'unknown_outcome');
+  if not found then
+    return 'none';
+  end if;
+  if v_queued then
+    delete from svc.outbound_jobs where message_id = p_message_id;
+    if v_held_since is not null then
+      perform svc.count_held_outcomes('replies', 'resolved_sent', 1);
+    end if;
+    perform svc.note_later_send(v_claimed_at, p_wamid);
+  end if;
+  return 'resolved';
+end;
+$$;
+comment on function svc.resolve_reply_by_callback(uuid, text) is
+  'A status''s callback data names a reply not yet recorded: gives it the wamid (resolved), or busy when its sender is recording it, or none.';
+
+-- A broadcast recipient's callback data is broadcast:<broadcast id>:<contact id>.
+create or replace function svc.resolve_recipient_by_callback(p_broadcast_id uuid, p_contact_id uuid, p_wamid text, p_at timestamptz)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_queued boolean := false;
+  v_held_since timestamptz;
+  v_claimed_at timestamptz;
+begin
+  select true, q.held_since, q.claimed_at into v_queued, v_held_since, v_claimed_at
+    from svc.broadcast_queue q
+   where q.broadcast_id = p_broadcast_id and q.contact_id = p_contact_id
+     for update skip locked;
+  if not found then
+    perform 1 from svc.broadcast_queue q where q.broadcast_id = p_broadcast_id and q.contact_id = p_contact_id;
+    if found then
+      return 'busy';
+    end if;
+    v_queued := false;
+  end if;
+  update public.broadcast_recipients
+     set wa_message_id = p_wamid, status = 'sent', sent_at = coalesce(sent_at, p_at), error_message = null
+   where broadcast_id = p_broadcast_id and contact_id = p_contact_id
+     and wa_message_id is null and (status = 'pending' or error_message like 'unknown_outcome:%');
+  if not found then
+    return 'none';
+  end if;
+  if v_queued then
+    delete from svc.broadcast_queue where broadcast_id = p_broadcast_id and contact_id = p_contact_id;
+    if v_held_since is not null then
+      perform svc.count_held_outcomes('broadcasts', 'resolved_sent', 1);
+    end if;
+    perform svc.note_later_send(v_claimed_at, p_wamid);
+  end if;
+  return 'resolved';
+end;
+$$;
+comment on function svc.resolve_recipient_by_callback(uuid, uuid, text, timestamptz) is
+  'A status''s callback data names a broadcast recipient not yet recorded: gives it the wamid (resolved), or busy when its sender is recording it, or none.';
+
+-- Which send a callback data names, if it is ours: (kind, message id | broadcast id, contact id).
+create or replace function svc.parse_callback_data(p_callback_data text,
+    out kind text, out message_id uuid, out broadcast_id uuid, out contact_id uuid)
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then 'reply'
+              when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then 'broadcast' end,
+         case when p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then p_callback_data::uuid end,
+         case when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then split_part(p_callback_data, ':', 2)::uuid end,
+         case when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then split_part(p_callback_data, ':', 3)::uuid end
+$$;
+comment on function svc.parse_callback_data(text) is
+  'The send a status''s biz_opaque_callback_data names: kind reply (message_id) or broadcast (broadcast_id, contact_id), else kind null.';
+
+-- A status of p_wamid: evidence for the held sends it witnesses (rows someone holds are
+-- skipped: they are being recorded or claimed).
+create or replace function svc.note_witness_status(p_wamid text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  update svc.outbound_jobs j set evidence_at = now()
+   where j.message_id in (
+     select w.message_id from svc.outbound_jobs w
+      where w.witness_wamid = p_wamid and w.evidence_at is null
+        for update skip locked);
+  update svc.broadcast_queue q set evidence_at = now()
+   where (q.broadcast_id, q.contact_id) in (
+     select w.broadcast_id, w.contact_id from svc.broadcast_queue w
+      where w.witness_wamid = p_wamid and w.evidence_at is null
+        for update skip locked);
+end;
+$$;
+comment on function svc.note_witness_status(text) is
+  'A status of a witness send: evidence for the held sends it witnesses (skipping rows being recorded or claimed).';
+
+-- As in migration ..._held_outcomes, except the callback path (header above).
+-- Applies one delivery status to the message or broadcast recipient with that wamid.
+-- Never backwards; failed only from pending/sent and final; read implies delivered.
+-- Returns 'applied', 'stale' (already at or past it) or 'unknown' (no such wamid yet:
+-- kept in svc.early_statuses and applied when the wamid is recorded).
+create or replace function svc.apply_delivery_status(
+    p_wamid text,
+    p_status text,
+    p_at timestamptz,
+    p_errors jsonb,
+    p_callback_data text default null
+)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_found boolean := false;
+  v_changed int;
+  v_error_code int := (p_errors -> 0 ->> 'code')::int;
+  v_send record;
+  v_resolution text;
+begin
+  if p_status not in ('sent', 'delivered', 'read', 'failed') then
+    raise exception 'unknown delivery status %', p_status using errcode = '22023';
+  end if;
+
+  -- An agent's message?
+  perform 1 from public.messages where wa_message_id = p_wamid;
+  if found then
+    v_found := true;
+    if p_status = 'failed' then
+      update public.messages
+         set status = 'failed',
+             error_data = jsonb_build_object('source', 'status_webhook', 'errors', coalesce(p_errors, '[]'::jsonb), 'failed_at', p_at)
+       where wa_message_id = p_wamid and status in ('pending', 'sent');
+    else
+      update public.messages
+         set status = p_status,
+             delivered_at = case when p_status in ('delivered', 'read')
+                                 then coalesce(least(delivered_at, p_at), p_at) else delivered_at end,
+             read_at = case when p_status = 'read' then coalesce(read_at, p_at) else read_at end
+       where wa_message_id = p_wamid
+         and status <> 'failed'
+         and svc.status_rank(status) < svc.status_rank(p_status);
+    end if;
+    get diagnostics v_changed = row_count;
+    -- A late 'delivered' after 'read' still tells the true delivery time.
+    if v_changed = 0 and p_status = 'delivered' then
+      update public.messages set delivered_at = p_at
+       where wa_message_id = p_wamid and status = 'read' and delivered_at > p_at;
+    end if;
+  else
+    -- A broadcast's recipient? ('read' counts as delivered: recipients have no read.)
+    perform 1 from public.broadcast_recipients where wa_message_id = p_wamid;
+    if found then
+      v_found := true;
+      if p_status = 'failed' then
+        update public.broadcast_recipients
+           set status = 'failed',
+               error_message = coalesce(
+                 (p_errors -> 0 ->> 'code') || ': ' || coalesce(p_errors -> 0 -> 'error_data' ->> 'details', p_errors -> 0 ->> 'title', ''),
+                 'failed')
+         where wa_message_id = p_wamid and status in ('pending', 'sent');
+      else
+        update public.broadcast_recipients
+           set status = case when p_status = 'sent' then 'sent' else 'delivered' end,
+               sent_at = coalesce(sent_at, p_at),
+               delivered_at = case when p_status in ('delivered', 'read')
+                                   then coalesce(least(delivered_at, p_at), p_at) else delivered_at end
+         where wa_message_id = p_wamid
+           and status in ('pending', 'sent')
+           and (status = 'pending' or p_status in ('delivered', 'read'));
+      end if;
+      get diagnostics v_changed = row_count;
+    end if;
+  end if;
+
+  -- A status of a send that witnesses held sends which left before it.
+  if v_found then
+    perform svc.note_witness_status(p_wamid);
+  end if;
+
+  if not v_found then
+    -- Our sends carry biz_opaque_callback_data naming them: a send whose outcome was
+    -- unknown (or not yet recorded) learns its wamid from its first status.
+    v_send := svc.parse_callback_data(p_callback_data);
+    v_resolution := case v_send.kind
+      when 'reply' then svc.resolve_reply_by_callback(v_send.message_id, p_wamid)
+      when 'broadcast' then svc.resolve_recipient_by_callback(v_send.broadcast_id, v_send.contact_id, p_wamid, p_at)
+      else 'none' end;
+    if v_resolution = 'resolved' then
+      return svc.apply_delivery_status(p_wamid, p_status, p_at, p_errors, null);
+    end if;
+    insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
+    values (p_wamid, p_status, p_at, p_errors, p_callback_data)
+    on conflict (wa_message_id, status) do nothing;
+    return 'unknown';
+  end if;
+
+  -- 131050: the user stopped marketing messages from this business.
+  if p_status = 'failed' and v_error_code = 131050 then
+    update public.contacts c
+       set opted_out_at = coalesce(c.opted_out_at, p_at)
+     where c.id = coalesce(
+       (select cv.contact_id from public.messages m join public.conversations cv on cv.id = m.conversation_id
+         where m.wa_message_id = p_wamid),
+       (select r.contact_id from public.broadcast_recipients r where r.wa_message_id = p_wamid));
+  end if;
+
+  return case when v_changed > 0 then 'applied' else 'stale' end;
+end;
+$$;
+comment on function svc.apply_delivery_status(text, text, timestamptz, jsonb, text) is
+  'Applies a status webhook to a message or broadcast recipient by wamid, never backwards; keeps it for later when the wamid is unknown.';
+
+-- Applies the early statuses (received in the last p_window) that can be applied now:
+-- their wamid has been recorded since, or their callback data names a send still in its
+-- queue (busy when they came). Skips any another transaction holds; returns how many were
+-- taken (a send still busy parks its status again).
+create or replace function svc.apply_recorded_early_statuses(p_window interval default interval '15 minutes')
+returns int
+language plpgsql
+set search_path = ''
+as $$
+declare
+  r record;
+  v_count int := 0;
+begin
+  for r in
+    with ready as (
+      select e.wa_message_id, e.status
+        from svc.early_statuses e
+             cross join lateral svc.parse_callback_data(e.callback_data) c
+       where e.received_at > now() - p_window
+         and (exists (select 1 from public.messages m where m.wa_message_id = e.wa_message_id)
+              or exists (select 1 from public.broadcast_recipients b where b.wa_message_id = e.wa_message_id)
+              or exists (select 1 from svc.outbound_jobs j where c.kind = 'reply' and j.message_id = c.message_id)
+              or exists (select 1 from svc.broadcast_queue q
+                          where c.kind = 'broadcast' and q.broadcast_id = c.broadcast_id and q.contact_id = c.contact_id))
+       order by e.wa_message_id, e.status
+         for update of e skip locked
+    )
+    delete from svc.early_statuses e
+     using ready t
+     where e.wa_message_id = t.wa_message_id and e.status = t.status
+    returning e.wa_message_id, e.status, e.occurred_at, e.errors, e.callback_data, e.received_at
+  loop
+    if svc.apply_delivery_status(r.wa_message_id, r.status, r.occurred_at, r.errors, r.callback_data) = 'unknown' then
+      -- Parked again (its send is still busy): it keeps its age, so the window bounds it.
+      update svc.early_statuses set received_at = r.received_at
+       where wa_message_id = r.wa_message_id and status = r.status;
+    end if;
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function svc.apply_recorded_early_statuses(interval) is
+  'Applies early statuses whose wamid was recorded since, or whose send was busy when they came (closes the hand-off with a sender recording at the same moment).';
+
+-- As in migration ..._queued_statuses, and every call first applies the early statuses
+-- whose wamid has been recorded meanwhile (svc.apply_recorded_early_statuses; counted in
+-- statuses_applied). Returns {webhooks, failed, statuses_applied, statuses_stale,
+-- statuses_early, early_recorded}.
+create or replace function svc.apply_queued_statuses(p_limit int default 500)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_recorded int := svc.apply_recorded_early_statuses();
+  v_ids bigint[];
+  v_counts jsonb;
+  v_one jsonb;
+  v_failed int := 0;
+  v_id bigint;
+  v_state text;
+  v_message text;
+begin
+  select array_agg(id order by id) into v_ids
+    from (select id from svc.webhook_journal
+           where outcome = 'pending'
+           order by id
+           limit greatest(p_limit, 1)
+           for update skip locked) p;
+  if v_ids is null then
+    return jsonb_build_object('webhooks', 0, 'failed', 0,
+      'statuses_applied', 0, 'statuses_stale', 0, 'statuses_early', 0, 'early_recorded', v_recorded);
+  end if;
+  begin
+    v_counts := svc.apply_queued_webhook_events(v_ids);
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate;
+    if svc.is_transient_error(v_state) then
+      raise;
+    end if;
+    v_counts := jsonb_build_object('statuses_applied', 0, 'statuses_stale', 0, 'statuses_early', 0);
+    foreach v_id in array v_ids loop
+      begin
+        v_one := svc.apply_queued_webhook_events(array[v_id]);
+        v_counts := jsonb_build_object(
+          'statuses_applied', (v_counts ->> 'statuses_applied')::int + (v_one ->> 'statuses_applied')::int,
+          'statuses_stale', (v_counts ->> 'statuses_stale')::int + (v_one ->> 'statuses_stale')::int,
+          'statuses_early', (v_counts ->> 'statuses_early')::int + (v_one ->> 'statuses_early')::int);
+      exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        if svc.is_transient_error(v_state) then
+          raise;
+        end if;
+        update svc.webhook_journal
+           set outcome = 'failed', error = v_state || ': ' || v_message
+         where id = v_id;
+        v_failed := v_failed + 1;
+      end;
+    end loop;
+  end;
+  update svc.webhook_journal
+     set outcome = 'applied', applied_at = now()
+   where id = any (v_ids) and outcome = 'pending';
+  return jsonb_build_object('webhooks', cardinality(v_ids), 'failed', v_failed,
+    'statuses_applied', v_counts -> 'statuses_applied', 'statuses_stale', v_counts -> 'statuses_stale',
+    'statuses_early', v_counts -> 'statuses_early', 'early_recorded', v_recorded);
+end;
+$$;
+comment on function svc.apply_queued_statuses(int) is
+  'Applies early statuses whose wamid was recorded meanwhile, then up to p_limit pending (status-only) journaled webhooks, oldest first, in one pass; bad ones are journaled as failed.';
+
+revoke execute on function svc.resolve_reply_by_callback(uuid, text) from public, anon, authenticated;
+revoke execute on function svc.resolve_recipient_by_callback(uuid, uuid, text, timestamptz) from public, anon, authenticated;
+revoke execute on function svc.parse_callback_data(text) from public, anon, authenticated;
+revoke execute on function svc.apply_recorded_early_statuses(interval) from public, anon, authenticated;
+grant execute on function svc.resolve_reply_by_callback(uuid, text) to service_role;
+grant execute on function svc.resolve_recipient_by_callback(uuid, uuid, text, timestamptz) to service_role;
+grant execute on function svc.parse_callback_data(text) to service_role;
+grant execute on function svc.apply_recorded_early_statuses(interval) to service_role;

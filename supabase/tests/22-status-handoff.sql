@@ -1,0 +1,89 @@
+-- A status that overtakes the record of its send (migration ..._status_handoff): it is
+-- never lost. An early status whose wamid is recorded later is applied by the status
+-- applier's next call, even when nobody calls svc.apply_early_statuses for it (a sender
+-- that recorded at the same moment, before the early status committed); one whose
+-- callback data names a send still in its queue resolves that send; the sweep looks at
+-- recent ones only, and never moves anything backwards. (That the callback path takes
+-- the queue row first and never waits for a sender is shown with two sessions, in the
+-- gateway's test status_handoff.rs.)
+begin;
+\ir fixtures/queues.sql
+select plan(16);
+
+insert into auth.users (id, email, raw_app_meta_data) values
+  (queue_test.id('ad01'), 'admin@test.local', '{"role":"admin"}');
+insert into public.contacts (id, phone, wa_id, full_name) values
+  (queue_test.id('c1'), '34600000001', '34600000001', 'Ana'),
+  (queue_test.id('c2'), '34600000002', '34600000002', 'Bea'),
+  (queue_test.id('c3'), '34600000003', '34600000003', 'Carla');
+insert into public.message_templates (id, name, content, wa_template_name, language_code) values
+  (queue_test.id('e1'), 'Promo', 'Hola', 'promo_vip', 'es');
+insert into public.broadcast_messages (id, name, content, status, scheduled_for, created_by, template_id, audience) values
+  (queue_test.id('b1'), 'Promo', 'Hola', 'scheduled', now() - interval '1 minute', queue_test.id('ad01'), queue_test.id('e1'), '{"type":"explicit"}');
+insert into public.broadcast_recipients (broadcast_id, contact_id)
+select queue_test.id('b1'), queue_test.id('c' || n) from generate_series(1, 3) n;
+select svc.start_due_broadcasts();
+
+create function pg_temp.recipient(p_contact text) returns text language sql as $$
+  select status || ' ' || coalesce(wa_message_id, '-')
+    from public.broadcast_recipients where broadcast_id = queue_test.id('b1') and contact_id = queue_test.id(p_contact)
+$$;
+create function pg_temp.callback(p_contact text) returns text language sql as $$
+  select 'broadcast:' || queue_test.id('b1') || ':' || queue_test.id(p_contact)
+$$;
+
+-- Callback data -------------------------------------------------------------------------------------
+select is((select row(kind, message_id)::text from svc.parse_callback_data(queue_test.id('101')::text)),
+  row('reply', queue_test.id('101'))::text, 'a reply''s callback data is its message id');
+select is((select row(kind, broadcast_id, contact_id)::text from svc.parse_callback_data(pg_temp.callback('c1'))),
+  row('broadcast', queue_test.id('b1'), queue_test.id('c1'))::text, 'a recipient''s is broadcast:<broadcast>:<contact>');
+select is((select kind from svc.parse_callback_data('campaign-7')), null, 'anything else names no send of ours');
+select is((select kind from svc.parse_callback_data('broadcast:not-a-uuid:' || queue_test.id('c1'))), null,
+  'nor does a malformed one');
+
+-- A sender recorded the wamid at the same moment: nobody applied the early status ----------------
+select svc.claim_broadcast_recipients('w1', 'PN1', 1000, 3, 30, null, clock_timestamp());
+-- The status came first and was kept (as the applier does when the send is busy).
+insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
+values ('wamid.ana', 'delivered', now(), null, pg_temp.callback('c1'));
+-- The sender's record, as if its svc.apply_early_statuses ran before that insert committed.
+delete from svc.broadcast_queue where broadcast_id = queue_test.id('b1') and contact_id = queue_test.id('c1');
+update public.broadcast_recipients set status = 'sent', sent_at = now(), wa_message_id = 'wamid.ana'
+ where broadcast_id = queue_test.id('b1') and contact_id = queue_test.id('c1');
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1',
+  'the applier''s next call applies it, with no webhook pending');
+select is(pg_temp.recipient('c1'), 'delivered wamid.ana', 'Ana is delivered');
+select is((select count(*)::int from svc.early_statuses), 0, 'nothing is left waiting');
+
+-- A status parked while its send was busy resolves the send once the holder lets go ------------
+insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
+values ('wamid.bea', 'sent', now(), null, pg_temp.callback('c2'));
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1', 'its send still in the queue: taken');
+select is(pg_temp.recipient('c2'), 'sent wamid.bea', 'Bea learns her wamid from the status');
+select is((select count(*)::int from svc.broadcast_queue where contact_id = queue_test.id('c2')), 0,
+  'and leaves the queue (the sender''s late record finds nothing to do)');
+select is(svc.record_broadcast_sent(queue_test.id('b1'), queue_test.id('c2'), 'w1', 'wamid.bea'), false,
+  'the sender''s record: the claim is no longer its own');
+
+-- What the sweep leaves alone ---------------------------------------------------------------------
+-- A status of a send made elsewhere (no callback of ours, wamid never recorded).
+insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
+values ('wamid.elsewhere', 'delivered', now(), null, null);
+-- One whose wamid was recorded, but which came more than 15 minutes ago.
+insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, received_at)
+values ('wamid.ana', 'read', now(), null, now() - interval '16 minutes');
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '0', 'neither is taken');
+select is((select count(*)::int from svc.early_statuses), 2, 'both stay (until the journal''s retention)');
+
+-- Never backwards: a late early 'sent' is stale --------------------------------------------------------
+insert into svc.early_statuses (wa_message_id, status, occurred_at, errors)
+values ('wamid.ana', 'sent', now(), null);
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1', 'a late sent of Ana''s is taken');
+select is(pg_temp.recipient('c1'), 'delivered wamid.ana', 'and changes nothing');
+
+-- Carla's send is held by the claim that is still in the queue; a status naming her resolves her.
+select is(svc.apply_delivery_status('wamid.carla', 'delivered', now(), null, pg_temp.callback('c3')), 'applied',
+  'a status naming a send in its queue, not busy: resolved and applied at once');
+
+select * from finish();
+rollback;

@@ -10,12 +10,14 @@
 -- deadlock_timeout (a second) before one was cancelled, and at 1,000 sends a second with
 -- one status per webhook that cost a third of the send rate.
 --
--- Now the callback path takes the queue row first, and does not wait for it: a queue row
--- another transaction holds (a sender recording that very send, or a claim) means the
--- wamid is being recorded right now. The status is then kept as early (svc.early_statuses)
--- and applied when the wamid is recorded. The status applier never waits for a sender's
--- rows, so it can't be part of a cycle with one; the sender waits at most for one applier
--- transaction (tens of milliseconds).
+-- Now the callback path leaves a send in flight to its sender: a queue row under a live
+-- lease will be recorded by the sender that holds it, so the status is kept as early
+-- (svc.early_statuses) and applied when the wamid is recorded. Only a send nobody is
+-- sending (held, or its lease expired: the sender died) is resolved by its status, and
+-- then its queue row is taken first and not waited for: a row another transaction holds
+-- (a claim holding it, a late sender recording it) means the same, the status is kept as
+-- early. The status applier never waits for a sender's rows, so it can't be part of a
+-- cycle with one, and a sender's record no longer waits for the applier's transaction.
 --
 -- The hand-off of early statuses had a gap of its own: a sender applies the early
 -- statuses of its wamid (svc.apply_early_statuses) in its transaction, and an early
@@ -28,8 +30,8 @@
 -- someone holds is being recorded or claimed, and the witness's next status notes it.
 
 -- A status parked because its send was busy keeps its callback data, so that it can
--- resolve the send once the holder lets go (a claim that was holding a send whose sender
--- died, rather than the sender recording it).
+-- resolve the send if its sender never records it (the sender died: its lease expires
+-- into a hold).
 alter table svc.early_statuses add column callback_data text;
 -- The sweep looks only at recent early statuses (the gap is milliseconds wide; older ones
 -- are statuses of sends made elsewhere, kept 7 days by svc.prune_webhook_journal).
@@ -38,8 +40,8 @@ create index early_statuses_received_at on svc.early_statuses (received_at);
 -- How a status's callback data resolved its send.
 --   resolved  the send was pending (or an unknown outcome): it now has the wamid, and
 --             its queue row is gone.
---   busy      its queue row is held by another transaction (the sender recording it):
---             the caller keeps the status as early.
+--   busy      its sender holds a live lease on it, or another transaction holds its
+--             queue row: the caller keeps the status as early.
 --   none      nothing to resolve (not ours, already resolved, or failed).
 
 -- A reply's callback data is its message id.
@@ -53,6 +55,12 @@ declare
   v_held_since timestamptz;
   v_claimed_at timestamptz;
 begin
+  -- In flight under a live lease: its sender records it (and applies this status then).
+  perform 1 from svc.outbound_jobs j
+   where j.message_id = p_message_id and j.lease_owner is not null and j.lease_expires_at > now();
+  if found then
+    return 'busy';
+  end if;
   select true, j.held_since, j.claimed_at into v_queued, v_held_since, v_claimed_at
     from svc.outbound_jobs j
    where j.message_id = p_message_id
@@ -95,6 +103,13 @@ declare
   v_held_since timestamptz;
   v_claimed_at timestamptz;
 begin
+  -- In flight under a live lease: its sender records it (and applies this status then).
+  perform 1 from svc.broadcast_queue q
+   where q.broadcast_id = p_broadcast_id and q.contact_id = p_contact_id
+     and q.lease_owner is not null and q.lease_expires_at > now();
+  if found then
+    return 'busy';
+  end if;
   select true, q.held_since, q.claimed_at into v_queued, v_held_since, v_claimed_at
     from svc.broadcast_queue q
    where q.broadcast_id = p_broadcast_id and q.contact_id = p_contact_id
@@ -283,7 +298,7 @@ comment on function svc.apply_delivery_status(text, text, timestamptz, jsonb, te
 
 -- Applies the early statuses (received in the last p_window) that can be applied now:
 -- their wamid has been recorded since, or their callback data names a send still in its
--- queue (busy when they came). Skips any another transaction holds; returns how many were
+-- queue that nobody is sending (held, or its lease expired). Skips any another transaction holds; returns how many were
 -- taken (a send still busy parks its status again).
 create or replace function svc.apply_recorded_early_statuses(p_window interval default interval '15 minutes')
 returns int
@@ -302,9 +317,12 @@ begin
        where e.received_at > now() - p_window
          and (exists (select 1 from public.messages m where m.wa_message_id = e.wa_message_id)
               or exists (select 1 from public.broadcast_recipients b where b.wa_message_id = e.wa_message_id)
-              or exists (select 1 from svc.outbound_jobs j where c.kind = 'reply' and j.message_id = c.message_id)
+              or exists (select 1 from svc.outbound_jobs j
+                          where c.kind = 'reply' and j.message_id = c.message_id
+                            and (j.lease_owner is null or j.lease_expires_at <= now()))
               or exists (select 1 from svc.broadcast_queue q
-                          where c.kind = 'broadcast' and q.broadcast_id = c.broadcast_id and q.contact_id = c.contact_id))
+                          where c.kind = 'broadcast' and q.broadcast_id = c.broadcast_id and q.contact_id = c.contact_id
+                            and (q.lease_owner is null or q.lease_expires_at <= now())))
        order by e.wa_message_id, e.status
          for update of e skip locked
     )

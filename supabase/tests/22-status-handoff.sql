@@ -2,13 +2,14 @@
 -- never lost. An early status whose wamid is recorded later is applied by the status
 -- applier's next call, even when nobody calls svc.apply_early_statuses for it (a sender
 -- that recorded at the same moment, before the early status committed); one whose
--- callback data names a send still in its queue resolves that send; the sweep looks at
+-- callback data names a send in its queue resolves that send when nobody is sending it
+-- (held, or its lease expired), and is left to the sender otherwise; the sweep looks at
 -- recent ones only, and never moves anything backwards. (That the callback path takes
 -- the queue row first and never waits for a sender is shown with two sessions, in the
 -- gateway's test status_handoff.rs.)
 begin;
 \ir fixtures/queues.sql
-select plan(16);
+select plan(20);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   (queue_test.id('ad01'), 'admin@test.local', '{"role":"admin"}');
@@ -55,10 +56,15 @@ select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1',
 select is(pg_temp.recipient('c1'), 'delivered wamid.ana', 'Ana is delivered');
 select is((select count(*)::int from svc.early_statuses), 0, 'nothing is left waiting');
 
--- A status parked while its send was busy resolves the send once the holder lets go ------------
-insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
-values ('wamid.bea', 'sent', now(), null, pg_temp.callback('c2'));
-select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1', 'its send still in the queue: taken');
+-- A status of a send in flight is left to its sender ---------------------------------------------
+select is(svc.apply_delivery_status('wamid.bea', 'sent', now(), null, pg_temp.callback('c2')), 'unknown',
+  'Bea''s sender holds a live lease: her status is kept as early, for the sender''s record');
+select is(pg_temp.recipient('c2'), 'pending -', 'nothing is resolved behind the sender''s back');
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '0', 'nor by the applier''s sweep');
+
+-- ... unless the sender never records it: once its lease expired, the status resolves it ---------
+update svc.broadcast_queue set lease_expires_at = now() - interval '1 second' where contact_id = queue_test.id('c2');
+select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1', 'the lease expired: taken');
 select is(pg_temp.recipient('c2'), 'sent wamid.bea', 'Bea learns her wamid from the status');
 select is((select count(*)::int from svc.broadcast_queue where contact_id = queue_test.id('c2')), 0,
   'and leaves the queue (the sender''s late record finds nothing to do)');
@@ -81,9 +87,12 @@ values ('wamid.ana', 'sent', now(), null);
 select is(svc.apply_queued_statuses(500) ->> 'early_recorded', '1', 'a late sent of Ana''s is taken');
 select is(pg_temp.recipient('c1'), 'delivered wamid.ana', 'and changes nothing');
 
--- Carla's send is held by the claim that is still in the queue; a status naming her resolves her.
+-- Carla's send is held (her sender died); a status naming her resolves her at once.
+update svc.broadcast_queue set lease_owner = null, lease_expires_at = null, held_since = now()
+ where contact_id = queue_test.id('c3');
 select is(svc.apply_delivery_status('wamid.carla', 'delivered', now(), null, pg_temp.callback('c3')), 'applied',
-  'a status naming a send in its queue, not busy: resolved and applied at once');
+  'a status naming a held send: resolved and applied at once');
+select is(pg_temp.recipient('c3'), 'delivered wamid.carla', 'Carla is delivered');
 
 select * from finish();
 rollback;

@@ -1,7 +1,8 @@
 //! A status that overtakes the record of its send, with the sender and the gateway's
-//! status applier in two sessions at the same moment (the order that deadlocked at
-//! 1,000 sends a second): the applier never waits for a sender's rows, and the status
-//! it had to keep as early is applied once the sender commits.
+//! status applier in two sessions at the same moment: a send in flight is left to its
+//! sender (neither waits for the other); a late sender and a status resolving the same
+//! sends (the order that deadlocked at 1,000 sends a second) don't deadlock; and a status
+//! kept as early is applied once the sender commits.
 
 use std::time::Duration;
 
@@ -37,6 +38,16 @@ fn callback(contact: &str) -> String {
     format!("broadcast:{BROADCAST}:{contact}")
 }
 
+/// The leases of both ran out while their sender was still at work (a late sender).
+async fn expire_leases(db: &Client) {
+    db.execute(
+        "update svc.broadcast_queue set lease_expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await
+    .unwrap();
+}
+
 /// Waits until `session`'s backend is waiting for a lock.
 async fn until_waiting_for_a_lock(observer: &Client, pid: i32) {
     for _ in 0..200 {
@@ -68,10 +79,11 @@ async fn recipient(db: &Client, contact: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_status_overtaking_a_batched_record_neither_deadlocks_nor_is_lost() {
+async fn a_late_sender_and_statuses_resolving_its_sends_neither_deadlock_nor_lose_a_status() {
     let project = TestProject::new().await;
     let setup = project.db().await;
     two_claimed_recipients(&setup).await;
+    expire_leases(&setup).await;
     let sender = project.connect("postgres").await;
     let applier = project.connect("postgres").await;
     applier
@@ -170,6 +182,7 @@ async fn a_status_of_a_send_a_claim_holds_resolves_it_once_the_claim_lets_go() {
     let project = TestProject::new().await;
     let setup = project.db().await;
     two_claimed_recipients(&setup).await;
+    expire_leases(&setup).await;
     let claim = project.connect("postgres").await;
     let applier = project.connect("postgres").await;
     // Were the applier to wait for the claim, the test would fail here rather than hang.
@@ -218,4 +231,58 @@ async fn a_status_of_a_send_a_claim_holds_resolves_it_once_the_claim_lets_go() {
         .unwrap()
         .get(0);
     assert_eq!(queued, 0, "she left the queue");
+}
+
+#[tokio::test]
+async fn a_status_of_a_send_in_flight_is_left_to_its_sender_and_neither_waits() {
+    let project = TestProject::new().await;
+    let setup = project.db().await;
+    two_claimed_recipients(&setup).await;
+    let sender = project.connect("postgres").await;
+    let applier = project.connect("postgres").await;
+    for session in [&sender, &applier] {
+        session
+            .batch_execute("set lock_timeout = '10s'")
+            .await
+            .unwrap();
+    }
+
+    // Ana's 'sent' comes before her sender recorded her: kept as early, nothing locked.
+    applier.batch_execute("begin").await.unwrap();
+    let ana: String = applier
+        .query_one(
+            "select svc.apply_delivery_status('wamid.ana', 'sent', now(), null, $1)",
+            &[&callback(ANA)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ana, "unknown", "her sender holds a live lease");
+
+    // Her sender records her meanwhile, without waiting for the applier's transaction.
+    let recorded: bool = sender
+        .query_one(
+            "select svc.record_broadcast_sent($1::text::uuid, $2::text::uuid, 'w1', 'wamid.ana')",
+            &[&BROADCAST, &ANA],
+        )
+        .await
+        .expect("the sender's record must not wait for the applier")
+        .get(0);
+    assert!(recorded, "the claim is still the sender's");
+    applier.batch_execute("commit").await.unwrap();
+
+    // The early status committed after the record: the applier's next call applies it.
+    let report: serde_json::Value = applier
+        .query_one("select svc.apply_queued_statuses(500)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(report["early_recorded"], 1, "{report}");
+    assert_eq!(recipient(&setup, ANA).await, "sent wamid.ana");
+    let early: i64 = setup
+        .query_one("select count(*) from svc.early_statuses", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(early, 0, "nothing is left waiting");
 }

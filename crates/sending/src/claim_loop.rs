@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::pacing::Pacing;
@@ -69,8 +69,13 @@ pub trait SendQueue: Send + Sync + 'static {
     /// The send slot the claim reserved for `item`; `None`: at once.
     fn slot(item: &Self::Item) -> Option<Slot>;
 
-    /// Sends one claimed item and records its outcome.
-    fn send(self: Arc<Self>, item: Self::Item) -> impl Future<Output = ()> + Send;
+    /// Sends one claimed item and records its outcome; lets `in_flight` go once WhatsApp
+    /// answered (recording is not in the air).
+    fn send(
+        self: Arc<Self>,
+        item: Self::Item,
+        in_flight: InFlight,
+    ) -> impl Future<Output = ()> + Send;
 
     /// A claimed item whose turn came after [`SEND_DEADLINE`]: never sent; back to the
     /// queue (a retry without delay).
@@ -81,6 +86,20 @@ pub trait SendQueue: Send + Sync + 'static {
     fn release_unsent(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+}
+
+/// A send's place among the sends in the air (at most `max_in_flight` of [`run`]): the
+/// sender lets it go once WhatsApp answered, so the time its outcome takes to record
+/// (long when the database is busy) doesn't hold sends back. Dropped at the latest when
+/// the send is over.
+pub struct InFlight {
+    /// Holding it is the point: dropped, the place is free.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl InFlight {
+    /// WhatsApp answered (or the send never left): the next send may take this place.
+    pub fn answered(self) {}
 }
 
 /// A send slot as a claim answers it.
@@ -174,15 +193,16 @@ async fn claim_loop<Q: SendQueue>(
                             }
                         };
                         if missed_slot {
+                            drop(permit);
                             tracing::debug!("a claimed {} missed its send slot; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else if asked.elapsed() > SEND_DEADLINE {
+                            drop(permit);
                             tracing::warn!("a claimed {} waited past the send deadline; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else {
-                            queue.send(item).await;
+                            queue.send(item, InFlight { _permit: permit }).await;
                         }
-                        drop(permit);
                     });
                 }
                 if n > 0 {
@@ -307,8 +327,9 @@ mod tests {
             None
         }
 
-        async fn send(self: Arc<Self>, item: u32) {
+        async fn send(self: Arc<Self>, item: u32, in_flight: InFlight) {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            in_flight.answered();
             self.sent.lock().unwrap().push(item);
         }
 
@@ -340,6 +361,57 @@ mod tests {
             queue.claims.load(Ordering::SeqCst) >= 500 / 8,
             "never more than max_in_flight claimed at once"
         );
+    }
+
+    /// Sends answered at once, outcomes that take a second to record.
+    struct SlowRecords {
+        left: Mutex<Vec<u32>>,
+        answered: Mutex<Vec<u32>>,
+    }
+
+    impl SendQueue for SlowRecords {
+        type Item = u32;
+        type Error = String;
+        const ITEMS: &'static str = "slowly recorded numbers";
+
+        async fn claim(&self, max: usize) -> Result<Vec<u32>, String> {
+            let mut left = self.left.lock().unwrap();
+            let n = max.min(left.len());
+            Ok(left.drain(..n).collect())
+        }
+
+        fn slot(_: &u32) -> Option<Slot> {
+            None
+        }
+
+        async fn send(self: Arc<Self>, item: u32, in_flight: InFlight) {
+            in_flight.answered();
+            self.answered.lock().unwrap().push(item);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+
+        async fn not_sent_in_time(self: Arc<Self>, item: u32) {
+            self.left.lock().unwrap().push(item);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_leaves_the_air_when_answered_not_when_its_outcome_is_recorded() {
+        let queue = Arc::new(SlowRecords {
+            left: Mutex::new((0..40).collect()),
+            answered: Mutex::new(Vec::new()),
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        // Two sends in the air at most; each outcome takes a second to record.
+        let running = tokio::spawn(run(Arc::clone(&queue), Pacing::new(1000), 2, stop));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            queue.answered.lock().unwrap().len(),
+            40,
+            "all sent within half a second: recording doesn't hold a place in the air"
+        );
+        stop_tx.send(true).unwrap();
+        running.await.unwrap();
     }
 
     /// Items with their slots (µs after the claim's answer); `send` notes when it went.
@@ -374,7 +446,7 @@ mod tests {
             })
         }
 
-        async fn send(self: Arc<Self>, item: (u32, i64)) {
+        async fn send(self: Arc<Self>, item: (u32, i64), _in_flight: InFlight) {
             self.sent.lock().unwrap().push((item.0, Instant::now()));
         }
 

@@ -1,13 +1,16 @@
 //! Recording send outcomes several per call (`svc.record_outbound_outcomes`,
 //! `svc.record_broadcast_outcomes`): each sender task hands its outcome over and waits for
 //! its own answer; a worker takes whatever is waiting (up to `MAX_BATCH`) and makes one
-//! round trip. Nobody waits for a batch to fill.
+//! round trip. Nobody waits for a batch to fill. A few workers call side by side, so that
+//! one slow call (the database busy with a status storm) doesn't hold every outcome
+//! behind it; their batches are disjoint claims, so they don't wait for each other.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
 use crate::contract::EXAMPLE_OWNER;
@@ -15,6 +18,8 @@ use crate::rpc::Rpc;
 use crate::{SvcClient, SvcError};
 
 const MAX_BATCH: usize = 200;
+/// Calls in flight at once.
+const WORKERS: usize = 4;
 
 /// What became of one claimed reply (an element of `svc.record_outbound_outcomes`'
 /// `p_outcomes`).
@@ -157,51 +162,31 @@ pub struct OutcomeBatcher<O: RecordedOutcome> {
 }
 
 impl<O: RecordedOutcome> OutcomeBatcher<O> {
-    /// Starts the worker calling `O::FUNCTION(p_owner, p_outcomes)`, which answers one
-    /// boolean per outcome (whether the claim was still `owner`'s).
+    /// Starts [`WORKERS`] workers calling `O::FUNCTION(p_owner, p_outcomes)`, which
+    /// answers one boolean per outcome (whether the claim was still `owner`'s).
     pub fn start(svc: SvcClient, owner: String) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(O, Reply)>(MAX_BATCH * 8);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
-                    }
-                }
-                let (outcomes, replies): (Vec<O>, Vec<Reply>) = batch.into_iter().unzip();
-                let answer = svc
-                    .call(&RecordOutcomes {
-                        p_owner: &owner,
-                        p_outcomes: Cow::Borrowed(&outcomes),
-                    })
-                    .await;
-                match answer {
-                    Ok(results) if results.len() == replies.len() => {
-                        for (reply, ok) in replies.into_iter().zip(results) {
-                            let _ = reply.send(Ok(ok));
+        let (tx, rx) = mpsc::channel::<(O, Reply)>(MAX_BATCH * 8);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WORKERS {
+            let (svc, owner, rx) = (svc.clone(), owner.clone(), Arc::clone(&rx));
+            tokio::spawn(async move {
+                loop {
+                    let batch = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { break };
+                        let mut batch = vec![first];
+                        while batch.len() < MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(item) => batch.push(item),
+                                Err(_) => break,
+                            }
                         }
-                    }
-                    other => {
-                        let e = match other {
-                            Err(e) => e,
-                            Ok(results) => SvcError::Decode {
-                                function: O::FUNCTION.into(),
-                                reason: format!(
-                                    "{} answers for {} outcomes",
-                                    results.len(),
-                                    replies.len()
-                                ),
-                            },
-                        };
-                        for reply in replies {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+                        batch
+                    };
+                    record_batch(&svc, &owner, batch).await;
                 }
-            }
-        });
+            });
+        }
         Self { tx }
     }
 
@@ -215,6 +200,36 @@ impl<O: RecordedOutcome> OutcomeBatcher<O> {
         answer
             .await
             .unwrap_or_else(|_| Err(SvcError::Unreachable("the outcome recorder stopped".into())))
+    }
+}
+
+/// One call recording `batch`; each outcome's sender gets its own answer.
+async fn record_batch<O: RecordedOutcome>(svc: &SvcClient, owner: &str, batch: Vec<(O, Reply)>) {
+    let (outcomes, replies): (Vec<O>, Vec<Reply>) = batch.into_iter().unzip();
+    let answer = svc
+        .call(&RecordOutcomes {
+            p_owner: owner,
+            p_outcomes: Cow::Borrowed(&outcomes),
+        })
+        .await;
+    match answer {
+        Ok(results) if results.len() == replies.len() => {
+            for (reply, ok) in replies.into_iter().zip(results) {
+                let _ = reply.send(Ok(ok));
+            }
+        }
+        other => {
+            let e = match other {
+                Err(e) => e,
+                Ok(results) => SvcError::Decode {
+                    function: O::FUNCTION.into(),
+                    reason: format!("{} answers for {} outcomes", results.len(), replies.len()),
+                },
+            };
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sending::claim_loop::SendQueue;
+use sending::claim_loop::{InFlight, SendQueue};
 use sending::graph::GraphClient;
 use sending::pacing::Pacing;
 use sending::SenderSettings;
@@ -118,8 +118,8 @@ impl SendQueue for Shared {
         })
     }
 
-    async fn send(self: Arc<Self>, recipient: ClaimedRecipient) {
-        outcome::send_one(&self, recipient).await;
+    async fn send(self: Arc<Self>, recipient: ClaimedRecipient, in_flight: InFlight) {
+        outcome::send_one(&self, recipient, in_flight).await;
     }
 
     async fn not_sent_in_time(self: Arc<Self>, recipient: ClaimedRecipient) {

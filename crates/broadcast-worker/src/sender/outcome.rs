@@ -16,6 +16,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use sending::claim_loop::InFlight;
 use sending::graph::SendOutcome;
 use sending::outcome::{error_data, next_step, record, NextStep, Recorded};
 use svc_client::{BroadcastOutcome, SvcError};
@@ -28,7 +29,7 @@ use super::Shared;
 /// Longest `error_message` written (Meta's details can be long).
 const MAX_ERROR_MESSAGE: usize = 500;
 
-pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
+pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient, in_flight: InFlight) {
     let settings = &shared.settings;
     let svc = &shared.svc;
     let (b, c) = (recipient.broadcast_id, recipient.contact_id);
@@ -36,6 +37,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
     let request = match recipient.to_request() {
         Ok(r) => r,
         Err(reason) => {
+            in_flight.answered();
             tracing::warn!(broadcast_id = %b, contact_id = %c, %reason, "recipient can't be sent to");
             count("failed", "invalid");
             let message = format!("not sent: {reason}");
@@ -55,6 +57,7 @@ pub(super) async fn send_one(shared: &Shared, recipient: ClaimedRecipient) {
 
     let started = Instant::now();
     let outcome = shared.graph.send(&request).await;
+    in_flight.answered();
     metrics::histogram!("broadcast_send_latency_seconds").record(started.elapsed().as_secs_f64());
 
     let step = next_step(

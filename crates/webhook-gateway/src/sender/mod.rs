@@ -22,7 +22,7 @@ mod recorder;
 
 use std::sync::Arc;
 
-use sending::claim_loop::SendQueue;
+use sending::claim_loop::{InFlight, SendQueue};
 use sending::graph::GraphClient;
 use sending::pacing::Pacing;
 use sending::SenderSettings;
@@ -68,7 +68,7 @@ impl SendQueue for Replies {
         })
     }
 
-    async fn send(self: Arc<Self>, job: ClaimedJob) {
+    async fn send(self: Arc<Self>, job: ClaimedJob, in_flight: InFlight) {
         outcome::send_one(
             &self.svc,
             &self.recorder,
@@ -76,6 +76,7 @@ impl SendQueue for Replies {
             &self.uploader,
             &self.settings,
             job,
+            in_flight,
         )
         .await;
     }

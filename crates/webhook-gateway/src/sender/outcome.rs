@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sending::claim_loop::InFlight;
 use sending::graph::{GraphClient, SendOutcome};
 use sending::outcome::{error_data, next_step, record, NextStep};
 use serde_json::{json, Value};
@@ -24,12 +25,14 @@ pub async fn send_one(
     uploader: &MediaUploader,
     settings: &SenderSettings,
     job: ClaimedJob,
+    in_flight: InFlight,
 ) {
     let id = job.message_id;
     let to = job.to.as_deref().map(mask_phone).unwrap_or_default();
     let media_id = match uploader.media_id_for(&job).await {
         Ok(media_id) => media_id,
         Err(failure) => {
+            in_flight.answered();
             attachment_not_uploaded(recorder, &job, failure).await;
             return;
         }
@@ -39,6 +42,7 @@ pub async fn send_one(
     {
         Ok(r) => r,
         Err(reason) => {
+            in_flight.answered();
             tracing::warn!(message_id = %id, %reason, "message can't be sent as written");
             let error = json!({ "code": "invalid_message", "title": "The message can't be sent", "details": reason, "source": "sender" });
             record("failed", SvcError::is_transient, || {
@@ -49,6 +53,7 @@ pub async fn send_one(
         }
     };
     let outcome = graph.send(&request).await;
+    in_flight.answered();
     let step = next_step(
         &outcome,
         job.attempts,

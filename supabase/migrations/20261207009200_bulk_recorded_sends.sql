@@ -1,0 +1,91 @@
+-- Accepted broadcast sends recorded in bulk.
+--
+-- svc.record_broadcast_outcomes recorded each outcome through its single-row function,
+-- six statements per accepted send; at 1,000 sends a second with status webhooks coming
+-- back, that was the largest share of the database's time in the loop benchmark. The
+-- common case (accepted, and the claim is still the caller's) is now two statements per
+-- batch: delete the queue rows, update the recipients. The batch's latest-claimed send
+-- becomes the witness of the sends that left before it (svc.note_later_send, which acts
+-- at most every witness_interval_ms anyway), and the early statuses of the batch's wamids
+-- are applied. Everything else (failed, retry, a claim that is no longer the caller's:
+-- held, or resolved by its status) goes through the single-row functions as before, in
+-- order. The answer is unchanged: per outcome, in the order given, whether the claim was
+-- still the caller's.
+
+create or replace function svc.record_broadcast_outcomes(p_owner text, p_outcomes jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_ns bigint[];
+  v_wamids text[];
+  v_claimed timestamptz[];
+  v_witness record;
+  v_wamid text;
+  v_results jsonb := '[]'::jsonb;
+  o record;
+  v_ok boolean;
+begin
+  -- 1. Accepted sends whose claim is still the caller's, all at once.
+  with sent as (
+    select x.n, (x.o ->> 'broadcast_id')::uuid as broadcast_id, (x.o ->> 'contact_id')::uuid as contact_id,
+           x.o ->> 'wamid' as wamid
+      from jsonb_array_elements(p_outcomes) with ordinality as x(o, n)
+     where x.o ->> 'outcome' = 'sent' and x.o ->> 'wamid' is not null
+  ),
+  taken as (
+    delete from svc.broadcast_queue q
+     using sent s
+     where q.broadcast_id = s.broadcast_id and q.contact_id = s.contact_id and q.lease_owner = p_owner
+    returning q.broadcast_id, q.contact_id, q.claimed_at
+  ),
+  recorded as (
+    update public.broadcast_recipients r
+       set status = 'sent', sent_at = now(), wa_message_id = s.wamid, error_message = null
+      from taken t join sent s on s.broadcast_id = t.broadcast_id and s.contact_id = t.contact_id
+     where r.broadcast_id = t.broadcast_id and r.contact_id = t.contact_id
+    returning s.n, s.wamid, t.claimed_at
+  )
+  select array_agg(r.n), array_agg(r.wamid), array_agg(r.claimed_at)
+    into v_ns, v_wamids, v_claimed
+    from recorded r;
+
+  if v_ns is not null then
+    -- 2. The latest-claimed of them witnesses the sends that left before it.
+    select w.wamid, w.claimed_at into v_witness
+      from unnest(v_wamids, v_claimed) as w(wamid, claimed_at)
+     order by w.claimed_at desc nulls last
+     limit 1;
+    perform svc.note_later_send(v_witness.claimed_at, v_witness.wamid);
+    -- 3. Statuses that overtook these records.
+    for v_wamid in
+      select distinct e.wa_message_id from svc.early_statuses e where e.wa_message_id = any (v_wamids)
+    loop
+      perform svc.apply_early_statuses(v_wamid);
+    end loop;
+  end if;
+
+  -- 4. The others one by one, and the answer in the order given.
+  for o in select x.o, x.n from jsonb_array_elements(p_outcomes) with ordinality as x(o, n) loop
+    if o.n = any (coalesce(v_ns, '{}')) then
+      v_ok := true;
+    else
+      v_ok := case o.o ->> 'outcome'
+        when 'sent' then svc.record_broadcast_sent((o.o ->> 'broadcast_id')::uuid, (o.o ->> 'contact_id')::uuid, p_owner, o.o ->> 'wamid')
+        when 'failed' then svc.record_broadcast_failed((o.o ->> 'broadcast_id')::uuid, (o.o ->> 'contact_id')::uuid, p_owner,
+                                                       o.o ->> 'error_message', coalesce((o.o ->> 'opted_out')::boolean, false))
+        when 'retry' then svc.record_broadcast_retry((o.o ->> 'broadcast_id')::uuid, (o.o ->> 'contact_id')::uuid, p_owner,
+                                                     coalesce((o.o ->> 'delay_seconds')::double precision, 0), o.o ->> 'error_message')
+      end;
+    end if;
+    if v_ok is null then
+      raise exception 'unknown outcome %', o.o ->> 'outcome' using errcode = '22023';
+    end if;
+    v_results := v_results || to_jsonb(v_ok);
+  end loop;
+  return v_results;
+end;
+$$;
+comment on function svc.record_broadcast_outcomes(text, jsonb) is
+  'Records several broadcast recipient outcomes in one call (accepted sends in bulk); answers per outcome whether the claim was still ours.';

@@ -4,7 +4,7 @@
 -- applies pending ones oldest first, many per call, never backwards, duplicates stale,
 -- bad ones journaled as failed without losing the others.
 begin;
-select plan(20);
+select plan(21);
 
 create function pg_temp.msg(p_wamid text, p_from text, p_ts text)
 returns jsonb language sql as $$
@@ -44,6 +44,9 @@ select svc.ingest_webhooks(jsonb_build_array(
 )) as r;
 select is((select jsonb_path_query_array(r, '$[*].outcome') from acked), '["queued", "applied", "queued", "queued"]'::jsonb,
   'status-only webhooks are queued, a customer''s message is applied');
+select is((select w.events -> 'statuses' -> 0 ->> 'status' from svc.webhook_journal w, acked a
+            where w.id = (a.r -> 2 ->> 'journal_id')::bigint), 'delivered',
+  'each answer names its own webhook''s journal row');
 select is((select count(*)::int from svc.webhook_journal where outcome = 'pending'), 3,
   'the queued ones are in the journal (durable once the transaction commits), pending');
 select is((select count(*)::int from public.messages where wa_message_id = 'wamid.QIN2'), 1,

@@ -179,6 +179,7 @@ async fn claim_loop<Q: SendQueue>(
                     };
                     let slot = Q::slot(&item).map(|s| clock.instant_of(s, now));
                     last_slot = last_slot.max(slot);
+                    let passed_on_arrival = slot.is_some_and(|slot| now > slot + SLOT_TOLERANCE);
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
                         let missed_slot = match slot {
@@ -194,7 +195,11 @@ async fn claim_loop<Q: SendQueue>(
                         };
                         if missed_slot {
                             drop(permit);
-                            tracing::debug!("a claimed {} missed its send slot; back to the queue unsent", Q::ITEMS);
+                            // Passed already when the claim's answer arrived (the claim
+                            // was slow), or this process woke too late for it (busy CPU).
+                            let why = if passed_on_arrival { "passed_on_arrival" } else { "woke_late" };
+                            metrics::counter!("send_slots_missed_total", "items" => Q::ITEMS, "why" => why).increment(1);
+                            tracing::debug!(why, "a claimed {} missed its send slot; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else if asked.elapsed() > SEND_DEADLINE {
                             drop(permit);

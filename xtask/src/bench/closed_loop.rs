@@ -198,6 +198,9 @@ struct Figures {
     inbound_lost: usize,
     load_average: String,
     pause: Option<PauseFigures>,
+    /// Claimed sends that missed their slot (back to the queue): (already passed when
+    /// the claim's answer arrived, woke too late).
+    missed_slots: (u64, u64),
 }
 
 pub fn run() -> Result<()> {
@@ -331,7 +334,13 @@ async fn measure(layout: &Layout, bins: &std::path::Path, pgrst_port: u16) -> Re
             continue;
         }
         eprintln!("scenario {}: {}", i + 1, scenario.name);
-        let figures = run_scenario(&db, &sim, scenario, i).await?;
+        let missed_before = missed_slots(&admin_addr(&worker_env)).await;
+        let mut figures = run_scenario(&db, &sim, scenario, i).await?;
+        let missed_after = missed_slots(&admin_addr(&worker_env)).await;
+        figures.missed_slots = (
+            missed_after.0.saturating_sub(missed_before.0),
+            missed_after.1.saturating_sub(missed_before.1),
+        );
         eprintln!(
             "  {} sent at {:.0}/s (max {} in a second), ack p50 {:.1} ms p99 {:.1} ms, {} refused, \
              deliveries {} ({}), inbound p99 {:.0} ms",
@@ -528,6 +537,7 @@ async fn run_scenario(
         all_delivered_after: all_delivered_at
             .map(|at: Instant| at.saturating_duration_since(last_send).as_secs_f64()),
         inbound,
+        missed_slots: (0, 0),
         inbound_lost,
         load_average,
         pause,
@@ -592,14 +602,34 @@ async fn customers_write(
     Ok((times, lost))
 }
 
+/// The broadcast worker's `send_slots_missed_total`: (passed on arrival, woke late).
+async fn missed_slots(admin_addr: &str) -> (u64, u64) {
+    let body = match reqwest::get(format!("http://{admin_addr}/metrics")).await {
+        Ok(answer) => answer.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let count = |why: &str| -> u64 {
+        body.lines()
+            .filter(|l| {
+                l.starts_with("send_slots_missed_total") && l.contains(&format!("why=\"{why}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    (count("passed_on_arrival"), count("woke_late"))
+}
+
 fn report(all: &[Figures]) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| scenario | sent | send rate | of 1,000/s | max in any 1 s (accepted / attempted) | 130429 | status webhooks | ack p50 ms | ack p99 ms | refused | deliveries applied | inbound visible p50 / p99 ms (n) | load average at start |"
+        "| scenario | sent | send rate | of 1,000/s | max in any 1 s (accepted / attempted) | 130429 | status webhooks | ack p50 ms | ack p99 ms | refused | deliveries applied | inbound visible p50 / p99 ms (n) | slots missed (passed on arrival / woke late) | load average at start |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for f in all {
         let applied = match (f.scenario.statuses, f.all_delivered_after) {
             (None, _) => "(off)".to_string(),
@@ -620,7 +650,7 @@ fn report(all: &[Figures]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0}/s | {:.1}% | {} / {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} ({}{}) | {} |",
+            "| {} | {} | {:.0}/s | {:.1}% | {} / {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} ({}{}) | {} / {} | {} |",
             f.scenario.name,
             f.sent,
             f.rate,
@@ -637,6 +667,8 @@ fn report(all: &[Figures]) -> String {
             percentile_ms(&f.inbound, 99.0),
             f.inbound.len(),
             lost,
+            f.missed_slots.0,
+            f.missed_slots.1,
             f.load_average,
         );
     }

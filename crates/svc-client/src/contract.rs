@@ -125,6 +125,7 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
         "nobody yet (the reply sender lets its leases expire)",
     ),
     ("status_rank", "apply_delivery_status"),
+    ("send_slot_spacing_us", "take_send_tokens"),
     ("reserved_send_slots", "with_send_times"),
     ("take_send_tokens", "the claim functions"),
     (

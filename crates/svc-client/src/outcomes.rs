@@ -19,7 +19,7 @@ use crate::{SvcClient, SvcError};
 
 const MAX_BATCH: usize = 200;
 /// Calls in flight at once.
-const WORKERS: usize = 4;
+const WORKERS: usize = 2;
 
 /// What became of one claimed reply (an element of `svc.record_outbound_outcomes`'
 /// `p_outcomes`).

@@ -26,12 +26,16 @@ fn gateway_settings(project: &testkit::TestProject) -> webhook_gateway::Settings
         service_role_key: Secret::new(project.service_role_key()),
     };
     let graph = GraphSettings::for_tests("http://127.0.0.1:9", PHONE_NUMBER_ID, ACCESS_TOKEN);
-    webhook_gateway::Settings::for_tests(
+    let mut settings = webhook_gateway::Settings::for_tests(
         supabase,
         SendingSettings::for_tests(graph),
         APP_SECRET,
         "test-verify-token",
-    )
+    );
+    // Stored media go with the project.
+    settings.media.store =
+        webhook_gateway::media::StoreLocation::Directory(project.scratch_dir().join("media"));
+    settings
 }
 
 #[tokio::test]

@@ -90,6 +90,12 @@ impl TestProject {
         database_url(role, &self.db)
     }
 
+    /// A directory of this project's own, for files its services write (stored media),
+    /// removed with the project.
+    pub fn scratch_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("chatcentralize-{}", self.db))
+    }
+
     /// A direct connection as role postgres (owner, bypasses RLS), for arranging and
     /// asserting database state.
     pub async fn db(&self) -> tokio_postgres::Client {
@@ -152,6 +158,22 @@ impl Drop for TestProject {
             "template1",
             &format!("drop database if exists \"{}\" with (force)", self.db),
         );
+        let _ = std::fs::remove_dir_all(self.scratch_dir());
+        let _ = std::fs::remove_file(
+            self.layout
+                .state()
+                .join("postgrest")
+                .join(format!("{}.conf", self.db)),
+        );
+        // A failed test's PostgREST log stays for reading; a passed one's goes (thousands
+        // of them filled the logs directory).
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(
+                self.layout
+                    .logs()
+                    .join(format!("postgrest-{}.log", self.db)),
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use service_runtime::Secret;
 use svc_client::{ProjectUrl, SupabaseSettings};
 use testkit::TestProject;
+use webhook_gateway::media::StoreLocation;
 use webhook_gateway::{Application, Settings};
 
 pub const APP_SECRET: &str = "test-app-secret";
@@ -31,12 +32,15 @@ pub fn settings_for(project: &TestProject) -> Settings {
     };
     let graph =
         GraphSettings::for_tests("http://127.0.0.1:9", PHONE_NUMBER_ID, "test-access-token");
-    Settings::for_tests(
+    let mut settings = Settings::for_tests(
         supabase,
         SendingSettings::for_tests(graph),
         APP_SECRET,
         VERIFY_TOKEN,
-    )
+    );
+    // Stored media go with the project.
+    settings.media.store = StoreLocation::Directory(project.scratch_dir().join("media"));
+    settings
 }
 
 pub async fn spawn_gateway() -> TestGateway {

@@ -179,6 +179,9 @@ end;
 $$;
 comment on function svc.note_witness_status(text) is
   'A status of a witness send: evidence for the held sends it witnesses (skipping rows being recorded or claimed).';
+-- (Replacing a function drops its settings: those of migration ..._held_outcomes again.)
+alter function svc.note_witness_status(text) set enable_seqscan = off;
+alter function svc.note_witness_status(text) set jit = off;
 
 -- As in migration ..._held_outcomes, except the callback path (header above).
 -- Applies one delivery status to the message or broadcast recipient with that wamid.
@@ -296,6 +299,45 @@ $$;
 comment on function svc.apply_delivery_status(text, text, timestamptz, jsonb, text) is
   'Applies a status webhook to a message or broadcast recipient by wamid, never backwards; keeps it for later when the wamid is unknown.';
 
+-- A send let go by its sender without a wamid (a retry after an answer that wasn't one,
+-- an unknown outcome held, a lease expired): a status parked for it while it was in
+-- flight resolves it now, in the same transaction, before any claim can take it again.
+create index early_statuses_callback on svc.early_statuses (callback_data) where callback_data is not null;
+
+create or replace function private.resolve_parked_statuses()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_callback text := case tg_table_name
+    when 'outbound_jobs' then (to_jsonb(new) ->> 'message_id')
+    else 'broadcast:' || (to_jsonb(new) ->> 'broadcast_id') || ':' || (to_jsonb(new) ->> 'contact_id') end;
+  e record;
+begin
+  for e in
+    delete from svc.early_statuses where callback_data = v_callback
+    returning wa_message_id, status, occurred_at, errors, callback_data
+  loop
+    perform svc.apply_delivery_status(e.wa_message_id, e.status, e.occurred_at, e.errors, e.callback_data);
+  end loop;
+  return null;
+end;
+$$;
+comment on function private.resolve_parked_statuses() is
+  'After a sender lets a send go without a wamid: applies the statuses parked for it while it was in flight (they name it by callback data).';
+revoke execute on function private.resolve_parked_statuses() from public, anon, authenticated;
+
+create trigger on_outbound_lease_released_resolve_parked_statuses
+  after update of lease_owner on svc.outbound_jobs
+  for each row when (old.lease_owner is not null and new.lease_owner is null)
+  execute function private.resolve_parked_statuses();
+create trigger on_broadcast_lease_released_resolve_parked_statuses
+  after update of lease_owner on svc.broadcast_queue
+  for each row when (old.lease_owner is not null and new.lease_owner is null)
+  execute function private.resolve_parked_statuses();
+
 -- Applies the early statuses (received in the last p_window) that can be applied now:
 -- their wamid has been recorded since, or their callback data names a send still in its
 -- queue that nobody is sending (held, or its lease expired). Skips any another transaction holds; returns how many were
@@ -308,6 +350,8 @@ as $$
 declare
   r record;
   v_count int := 0;
+  v_state text;
+  v_message text;
 begin
   for r in
     with ready as (
@@ -331,12 +375,22 @@ begin
      where e.wa_message_id = t.wa_message_id and e.status = t.status
     returning e.wa_message_id, e.status, e.occurred_at, e.errors, e.callback_data, e.received_at
   loop
-    if svc.apply_delivery_status(r.wa_message_id, r.status, r.occurred_at, r.errors, r.callback_data) = 'unknown' then
-      -- Parked again (its send is still busy): it keeps its age, so the window bounds it.
-      update svc.early_statuses set received_at = r.received_at
-       where wa_message_id = r.wa_message_id and status = r.status;
-    end if;
-    v_count := v_count + 1;
+    begin
+      if svc.apply_delivery_status(r.wa_message_id, r.status, r.occurred_at, r.errors, r.callback_data) = 'unknown' then
+        -- Parked again (its send is still busy): it keeps its age, so the window bounds it.
+        update svc.early_statuses set received_at = r.received_at
+         where wa_message_id = r.wa_message_id and status = r.status;
+      end if;
+      v_count := v_count + 1;
+    exception when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      if svc.is_transient_error(v_state) then
+        raise;
+      end if;
+      -- A status that can't be applied (its webhook is in the journal) must not stop the
+      -- others: it is dropped, and said.
+      raise warning 'early status % of % dropped: %: %', r.status, r.wa_message_id, v_state, v_message;
+    end;
   end loop;
   return v_count;
 end;
@@ -344,17 +398,51 @@ $$;
 comment on function svc.apply_recorded_early_statuses(interval) is
   'Applies early statuses whose wamid was recorded since, or whose send was busy when they came (closes the hand-off with a sender recording at the same moment).';
 
--- As in migration ..._queued_statuses, and every call first applies the early statuses
--- whose wamid has been recorded meanwhile (svc.apply_recorded_early_statuses; counted in
+-- As in migration ..._queued_statuses, and every call first locks what it can touch in one
+-- order (svc.lock_status_targets), then applies the early statuses whose wamid has been
+-- recorded meanwhile (svc.apply_recorded_early_statuses; counted in
 -- statuses_applied). Returns {webhooks, failed, statuses_applied, statuses_stale,
 -- statuses_early, early_recorded}.
+-- Locks, in one order (messages, then broadcast recipients, each by wamid), every row the
+-- statuses of the given journal rows and the early statuses ready to apply can touch, so
+-- that two appliers (one per gateway replica) never lock the same rows in different
+-- orders, whatever path each status then takes.
+create or replace function svc.lock_status_targets(p_ids bigint[], p_window interval default interval '15 minutes')
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_wamids text[];
+begin
+  select array_agg(distinct t.wamid) into v_wamids
+    from (select s ->> 'wamid' as wamid
+            from svc.webhook_journal w,
+                 jsonb_array_elements(coalesce(w.events -> 'statuses', '[]'::jsonb)) s
+           where w.id = any (coalesce(p_ids, '{}'))
+          union all
+          select e.wa_message_id from svc.early_statuses e where e.received_at > now() - p_window) t
+   where t.wamid is not null;
+  if v_wamids is null then
+    return;
+  end if;
+  perform 1 from public.messages m where m.wa_message_id = any (v_wamids)
+   order by m.wa_message_id for no key update;
+  perform 1 from public.broadcast_recipients r where r.wa_message_id = any (v_wamids)
+   order by r.wa_message_id for no key update;
+end;
+$$;
+comment on function svc.lock_status_targets(bigint[], interval) is
+  'Locks the messages and broadcast recipients an applier call''s statuses can touch, in one order (deadlock-free between appliers).';
+alter function svc.lock_status_targets(bigint[], interval) set enable_seqscan = off;
+
 create or replace function svc.apply_queued_statuses(p_limit int default 500)
 returns jsonb
 language plpgsql
 set search_path = ''
 as $$
 declare
-  v_recorded int := svc.apply_recorded_early_statuses();
+  v_recorded int;
   v_ids bigint[];
   v_counts jsonb;
   v_one jsonb;
@@ -369,6 +457,8 @@ begin
            order by id
            limit greatest(p_limit, 1)
            for update skip locked) p;
+  perform svc.lock_status_targets(v_ids);
+  v_recorded := svc.apply_recorded_early_statuses();
   if v_ids is null then
     return jsonb_build_object('webhooks', 0, 'failed', 0,
       'statuses_applied', 0, 'statuses_stale', 0, 'statuses_early', 0, 'early_recorded', v_recorded);
@@ -415,6 +505,8 @@ revoke execute on function svc.resolve_reply_by_callback(uuid, text) from public
 revoke execute on function svc.resolve_recipient_by_callback(uuid, uuid, text, timestamptz) from public, anon, authenticated;
 revoke execute on function svc.parse_callback_data(text) from public, anon, authenticated;
 revoke execute on function svc.apply_recorded_early_statuses(interval) from public, anon, authenticated;
+revoke execute on function svc.lock_status_targets(bigint[], interval) from public, anon, authenticated;
+grant execute on function svc.lock_status_targets(bigint[], interval) to service_role;
 grant execute on function svc.resolve_reply_by_callback(uuid, text) to service_role;
 grant execute on function svc.resolve_recipient_by_callback(uuid, uuid, text, timestamptz) to service_role;
 grant execute on function svc.parse_callback_data(text) to service_role;

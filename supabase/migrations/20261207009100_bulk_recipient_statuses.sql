@@ -38,9 +38,11 @@ begin
   ),
   -- (A status without a wamid or time is left to svc.apply_webhook_events, which refuses
   -- its webhook; so are the other statuses of its wamid.)
+  -- (An agent's message with the same wamid takes the statuses, as one by one.)
   eligible as (
     select s.wamid from s where s.wamid is not null group by s.wamid
-    having bool_and(s.status in ('sent', 'delivered', 'read') and s.at is not null)
+    having bool_and(coalesce(s.status in ('sent', 'delivered', 'read') and s.at is not null, false))
+       and not exists (select 1 from public.messages m where m.wa_message_id = s.wamid)
   ),
   locked as (
     select r.broadcast_id, r.contact_id, r.wa_message_id,
@@ -100,6 +102,7 @@ $$;
 comment on function svc.apply_recipient_statuses(jsonb) is
   'Applies sent/delivered/read statuses of recorded broadcast recipients in bulk, never backwards; returns {applied, stale, updated, wamids}.';
 alter function svc.apply_recipient_statuses(jsonb) set jit = off;
+alter function svc.apply_recipient_statuses(jsonb) set enable_seqscan = off;
 
 -- As in migration ..._business_events_applied, with the recipients' statuses applied in
 -- bulk first; the rest as before.

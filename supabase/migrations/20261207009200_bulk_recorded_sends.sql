@@ -28,11 +28,16 @@ declare
   v_ok boolean;
 begin
   -- 1. Accepted sends whose claim is still the caller's, all at once.
-  with sent as (
-    select x.n, (x.o ->> 'broadcast_id')::uuid as broadcast_id, (x.o ->> 'contact_id')::uuid as contact_id,
-           x.o ->> 'wamid' as wamid
+  -- (A recipient named twice in one call goes one by one, in order.)
+  with outcomes as (
+    select x.n, x.o, count(*) over (partition by x.o ->> 'broadcast_id', x.o ->> 'contact_id') as mentions
       from jsonb_array_elements(p_outcomes) with ordinality as x(o, n)
-     where x.o ->> 'outcome' = 'sent' and x.o ->> 'wamid' is not null
+  ),
+  sent as (
+    select y.n, (y.o ->> 'broadcast_id')::uuid as broadcast_id, (y.o ->> 'contact_id')::uuid as contact_id,
+           y.o ->> 'wamid' as wamid
+      from outcomes y
+     where y.o ->> 'outcome' = 'sent' and y.o ->> 'wamid' is not null and y.mentions = 1
   ),
   taken as (
     delete from svc.broadcast_queue q

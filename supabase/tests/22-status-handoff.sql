@@ -9,20 +9,21 @@
 -- gateway's test status_handoff.rs.)
 begin;
 \ir fixtures/queues.sql
-select plan(20);
+select plan(24);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   (queue_test.id('ad01'), 'admin@test.local', '{"role":"admin"}');
 insert into public.contacts (id, phone, wa_id, full_name) values
   (queue_test.id('c1'), '34600000001', '34600000001', 'Ana'),
   (queue_test.id('c2'), '34600000002', '34600000002', 'Bea'),
-  (queue_test.id('c3'), '34600000003', '34600000003', 'Carla');
+  (queue_test.id('c3'), '34600000003', '34600000003', 'Carla'),
+  (queue_test.id('c4'), '34600000004', '34600000004', 'Dora');
 insert into public.message_templates (id, name, content, wa_template_name, language_code) values
   (queue_test.id('e1'), 'Promo', 'Hola', 'promo_vip', 'es');
 insert into public.broadcast_messages (id, name, content, status, scheduled_for, created_by, template_id, audience) values
   (queue_test.id('b1'), 'Promo', 'Hola', 'scheduled', now() - interval '1 minute', queue_test.id('ad01'), queue_test.id('e1'), '{"type":"explicit"}');
 insert into public.broadcast_recipients (broadcast_id, contact_id)
-select queue_test.id('b1'), queue_test.id('c' || n) from generate_series(1, 3) n;
+select queue_test.id('b1'), queue_test.id('c' || n) from generate_series(1, 4) n;
 select svc.start_due_broadcasts();
 
 create function pg_temp.recipient(p_contact text) returns text language sql as $$
@@ -43,7 +44,7 @@ select is((select kind from svc.parse_callback_data('broadcast:not-a-uuid:' || q
   'nor does a malformed one');
 
 -- A sender recorded the wamid at the same moment: nobody applied the early status ----------------
-select svc.claim_broadcast_recipients('w1', 'PN1', 1000, 3, 30, null, clock_timestamp());
+select svc.claim_broadcast_recipients('w1', 'PN1', 1000, 4, 30, null, clock_timestamp());
 -- The status came first and was kept (as the applier does when the send is busy).
 insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
 values ('wamid.ana', 'delivered', now(), null, pg_temp.callback('c1'));
@@ -93,6 +94,17 @@ update svc.broadcast_queue set lease_owner = null, lease_expires_at = null, held
 select is(svc.apply_delivery_status('wamid.carla', 'delivered', now(), null, pg_temp.callback('c3')), 'applied',
   'a status naming a held send: resolved and applied at once');
 select is(pg_temp.recipient('c3'), 'delivered wamid.carla', 'Carla is delivered');
+
+-- Dora's send: WhatsApp accepted it but the answer looked like an error, so her sender
+-- lets her go to retry. The status parked while she was in flight resolves her at once,
+-- before any claim could send her again.
+select is(svc.apply_delivery_status('wamid.dora', 'sent', now(), null, pg_temp.callback('c4')), 'unknown',
+  'Dora''s status comes while she is in flight: kept for her sender');
+select is(svc.record_broadcast_retry(queue_test.id('b1'), queue_test.id('c4'), 'w1', 2, '500: no answer'), true,
+  'her sender lets her go to retry');
+select is(pg_temp.recipient('c4'), 'sent wamid.dora', 'the parked status resolved her in the same transaction');
+select is((select count(*)::int from svc.broadcast_queue where contact_id = queue_test.id('c4')), 0,
+  'so she is not in the queue to be sent twice');
 
 select * from finish();
 rollback;

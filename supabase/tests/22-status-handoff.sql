@@ -9,7 +9,7 @@
 -- gateway's test status_handoff.rs.)
 begin;
 \ir fixtures/queues.sql
-select plan(24);
+select plan(28);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   (queue_test.id('ad01'), 'admin@test.local', '{"role":"admin"}');
@@ -17,13 +17,14 @@ insert into public.contacts (id, phone, wa_id, full_name) values
   (queue_test.id('c1'), '34600000001', '34600000001', 'Ana'),
   (queue_test.id('c2'), '34600000002', '34600000002', 'Bea'),
   (queue_test.id('c3'), '34600000003', '34600000003', 'Carla'),
-  (queue_test.id('c4'), '34600000004', '34600000004', 'Dora');
+  (queue_test.id('c4'), '34600000004', '34600000004', 'Dora'),
+  (queue_test.id('c5'), '34600000005', '34600000005', 'Eva');
 insert into public.message_templates (id, name, content, wa_template_name, language_code) values
   (queue_test.id('e1'), 'Promo', 'Hola', 'promo_vip', 'es');
 insert into public.broadcast_messages (id, name, content, status, scheduled_for, created_by, template_id, audience) values
   (queue_test.id('b1'), 'Promo', 'Hola', 'scheduled', now() - interval '1 minute', queue_test.id('ad01'), queue_test.id('e1'), '{"type":"explicit"}');
 insert into public.broadcast_recipients (broadcast_id, contact_id)
-select queue_test.id('b1'), queue_test.id('c' || n) from generate_series(1, 4) n;
+select queue_test.id('b1'), queue_test.id('c' || n) from generate_series(1, 5) n;
 select svc.start_due_broadcasts();
 
 create function pg_temp.recipient(p_contact text) returns text language sql as $$
@@ -44,7 +45,7 @@ select is((select kind from svc.parse_callback_data('broadcast:not-a-uuid:' || q
   'nor does a malformed one');
 
 -- A sender recorded the wamid at the same moment: nobody applied the early status ----------------
-select svc.claim_broadcast_recipients('w1', 'PN1', 1000, 4, 30, null, clock_timestamp());
+select svc.claim_broadcast_recipients('w1', 'PN1', 1000, 5, 30, null, clock_timestamp());
 -- The status came first and was kept (as the applier does when the send is busy).
 insert into svc.early_statuses (wa_message_id, status, occurred_at, errors, callback_data)
 values ('wamid.ana', 'delivered', now(), null, pg_temp.callback('c1'));
@@ -105,6 +106,20 @@ select is(svc.record_broadcast_retry(queue_test.id('b1'), queue_test.id('c4'), '
 select is(pg_temp.recipient('c4'), 'sent wamid.dora', 'the parked status resolved her in the same transaction');
 select is((select count(*)::int from svc.broadcast_queue where contact_id = queue_test.id('c4')), 0,
   'so she is not in the queue to be sent twice');
+
+-- Eva's template fails (WhatsApp's status says so); an admin retries her; the new send's
+-- outcome is unknown (held). Her new status names her by callback data and resolves her:
+-- the failed attempt's wamid doesn't stand in the way (it would be sent a third time).
+select svc.record_broadcast_sent(queue_test.id('b1'), queue_test.id('c5'), 'w1', 'wamid.eva1');
+select svc.apply_delivery_status('wamid.eva1', 'failed', now(), '[{"code": 131026, "title": "Message undeliverable"}]');
+update public.broadcast_recipients set status = 'pending' where contact_id = queue_test.id('c5');
+select is(pg_temp.recipient('c5'), 'pending -', 'a retried recipient forgets the failed attempt''s wamid');
+select is(jsonb_array_length(svc.claim_broadcast_recipients('w2', 'PN1', 1000, 1, 30, null, clock_timestamp())), 1,
+  'she is claimed again');
+select svc.record_broadcast_failed(queue_test.id('b1'), queue_test.id('c5'), 'w2', 'unknown_outcome: timed out', false);
+select is(svc.apply_delivery_status('wamid.eva2', 'delivered', now(), null, pg_temp.callback('c5')), 'applied',
+  'the held retry is resolved by its own status');
+select is(pg_temp.recipient('c5'), 'delivered wamid.eva2', 'Eva delivered, with the new wamid');
 
 select * from finish();
 rollback;

@@ -69,6 +69,14 @@ pub trait SendQueue: Send + Sync + 'static {
     /// The send slot the claim reserved for `item`; `None`: at once.
     fn slot(item: &Self::Item) -> Option<Slot>;
 
+    /// Whether `item` is the probe of a paused number (the one send that tells whether
+    /// sending may resume). A probe goes even if it wakes after its slot: nothing else is
+    /// being sent, and a probe sent back unsent keeps the number paused until the next
+    /// probe, 30 s later.
+    fn is_probe(_item: &Self::Item) -> bool {
+        false
+    }
+
     /// Sends one claimed item and records its outcome; lets `in_flight` go once WhatsApp
     /// answered (recording is not in the air).
     fn send(
@@ -180,13 +188,14 @@ async fn claim_loop<Q: SendQueue>(
                     let slot = Q::slot(&item).map(|s| clock.instant_of(s, now));
                     last_slot = last_slot.max(slot);
                     let passed_on_arrival = slot.is_some_and(|slot| now > slot + SLOT_TOLERANCE);
+                    let probe = Q::is_probe(&item);
                     let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
                     in_flight.spawn(async move {
                         let missed_slot = match slot {
                             // The slot is this send's alone, whichever process sends.
                             Some(slot) => {
                                 tokio::time::sleep_until(slot).await;
-                                Instant::now() > slot + SLOT_TOLERANCE
+                                Instant::now() > slot + SLOT_TOLERANCE && !probe
                             }
                             None => {
                                 spacer.wait_turn().await;
@@ -451,6 +460,11 @@ mod tests {
             })
         }
 
+        /// (Items numbered from 100 are probes.)
+        fn is_probe(item: &(u32, i64)) -> bool {
+            item.0 >= 100
+        }
+
         async fn send(self: Arc<Self>, item: (u32, i64), _in_flight: InFlight) {
             self.sent.lock().unwrap().push((item.0, Instant::now()));
         }
@@ -458,6 +472,29 @@ mod tests {
         async fn not_sent_in_time(self: Arc<Self>, item: (u32, i64)) {
             self.returned.lock().unwrap().push(item.0);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_whose_slot_passed_is_sent_all_the_same() {
+        let queue = Arc::new(Slotted {
+            // A probe whose slot passed 20 ms before the claim's answer, and an ordinary
+            // item just as late.
+            left: Mutex::new(vec![(100, -20_000), (3, -20_000)]),
+            sent: Mutex::new(Vec::new()),
+            returned: Mutex::new(Vec::new()),
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let running = tokio::spawn(run(Arc::clone(&queue), Pacing::new(80), 8, stop));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop_tx.send(true).unwrap();
+        running.await.unwrap();
+        let sent: Vec<u32> = queue.sent.lock().unwrap().iter().map(|(n, _)| *n).collect();
+        assert_eq!(sent, vec![100], "the probe went");
+        assert_eq!(
+            *queue.returned.lock().unwrap(),
+            vec![3],
+            "the ordinary item went back"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -111,6 +111,10 @@ impl SendQueue for Shared {
         Ok(recipients)
     }
 
+    fn is_probe(recipient: &ClaimedRecipient) -> bool {
+        recipient.probe
+    }
+
     fn slot(recipient: &ClaimedRecipient) -> Option<sending::claim_loop::Slot> {
         Some(sending::claim_loop::Slot {
             send_at: recipient.send_at?.into(),

@@ -61,6 +61,10 @@ impl SendQueue for Replies {
         Ok(jobs)
     }
 
+    fn is_probe(job: &ClaimedJob) -> bool {
+        job.probe
+    }
+
     fn slot(job: &ClaimedJob) -> Option<sending::claim_loop::Slot> {
         Some(sending::claim_loop::Slot {
             send_at: job.send_at?.into(),

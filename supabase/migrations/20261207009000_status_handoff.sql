@@ -148,11 +148,11 @@ language sql
 immutable
 set search_path = ''
 as $$
-  select case when p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then 'reply'
-              when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then 'broadcast' end,
-         case when p_callback_data ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then p_callback_data::uuid end,
-         case when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then split_part(p_callback_data, ':', 2)::uuid end,
-         case when p_callback_data ~ '^broadcast:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then split_part(p_callback_data, ':', 3)::uuid end
+  select case when m.reply is not null then 'reply' when m.recipient is not null then 'broadcast' end,
+         m.reply[1]::uuid, m.recipient[1]::uuid, m.recipient[2]::uuid
+    from (select regexp_match(p_callback_data, '^(' || x.uuid || ')$') as reply,
+                 regexp_match(p_callback_data, '^broadcast:(' || x.uuid || '):(' || x.uuid || ')$') as recipient
+            from (select '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' as uuid) x) m
 $$;
 comment on function svc.parse_callback_data(text) is
   'The send a status''s biz_opaque_callback_data names: kind reply (message_id) or broadcast (broadcast_id, contact_id), else kind null.';

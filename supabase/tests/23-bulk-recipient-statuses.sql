@@ -1,12 +1,12 @@
 -- Statuses of broadcast recipients applied in bulk (migration ..._bulk_recipient_statuses)
 -- end exactly where applying them one at a time would: two identical sets of recipients
 -- in every starting state get the same random statuses (duplicates, out of order, read
--- before delivered); one set through svc.apply_recipient_statuses, the other through
--- svc.apply_delivery_status one by one in Meta's time order. And the applier's batches
+-- before delivered, with and without pricing); one set through svc.apply_recipient_statuses, the other through
+-- svc.apply_delivery_status one by one in Meta's time order (and svc.record_pricing). And the applier's batches
 -- take the bulk path for recipients and the old path for everything else.
 begin;
 \ir fixtures/queues.sql
-select plan(12);
+select plan(16);
 
 select setseed(0.42);
 insert into auth.users (id, email, raw_app_meta_data) values
@@ -26,25 +26,34 @@ select queue_test.id('b1'), queue_test.id('c' || i) from generate_series(1, 400)
 create temporary table start_state as
 select i, (array['pending', 'sent', 'delivered', 'failed'])[1 + floor(random() * 4)::int] as status,
        case when random() < 0.5 then timestamptz '2026-12-01 10:00:00' + random() * interval '1 hour' end as sent_at,
-       timestamptz '2026-12-01 10:30:00' + random() * interval '1 hour' as delivered_at
+       timestamptz '2026-12-01 10:30:00' + random() * interval '1 hour' as delivered_at,
+       (array[null, '{"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular", "at": "1764583200"}',
+              '{"billable": false, "pricing_model": "PMP", "category": "utility", "type": "free_customer_service", "at": "1764583200"}'])
+         [1 + floor(random() * 3)::int]::jsonb as pricing
   from generate_series(1, 200) i;
 update public.broadcast_recipients r
    set status = s.status,
        wa_message_id = 'wamid.' || (case when k.twin then 'b' else 'a' end) || s.i,
        sent_at = case when s.status = 'pending' then null else s.sent_at end,
-       delivered_at = case when s.status = 'delivered' then s.delivered_at end
+       delivered_at = case when s.status = 'delivered' then s.delivered_at end,
+       pricing = s.pricing
   from start_state s, (values (false, 0), (true, 200)) k(twin, shift)
  where r.contact_id = queue_test.id('c' || (s.i + k.shift));
 
 -- Up to five statuses each (sent, delivered, read, duplicates), random times, random order.
 create temporary table events as
 select i, n, (array['sent', 'delivered', 'read'])[1 + floor(random() * 3)::int] as status,
-       timestamptz '2026-12-01 10:00:00' + random() * interval '2 hours' as at
+       timestamptz '2026-12-01 10:00:00' + random() * interval '2 hours' as at,
+       -- No pricing, pricing that is not Meta's shape (billable not a boolean), or one of two.
+       (array[null, '{"billable": "yes", "category": "marketing"}',
+              '{"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular"}',
+              '{"billable": false, "pricing_model": "PMP", "category": "utility", "type": "free_customer_service"}'])
+         [1 + floor(random() * 4)::int]::jsonb as pricing
   from generate_series(1, 200) i, generate_series(1, 1 + floor(random() * 5)::int) n;
 
 create function pg_temp.statuses(p_prefix text) returns jsonb language sql as $$
   select jsonb_agg(jsonb_build_object('wamid', 'wamid.' || p_prefix || e.i, 'status', e.status,
-           'timestamp', e.at, 'recipient_id', '34600000000', 'errors', null) order by random())
+           'timestamp', e.at, 'recipient_id', '34600000000', 'errors', null, 'pricing', e.pricing) order by random())
     from events e
 $$;
 
@@ -52,6 +61,7 @@ create temporary table bulk_result as select svc.apply_recipient_statuses(pg_tem
 create temporary table one_by_one as
 select svc.apply_delivery_status('wamid.b' || e.i, e.status, e.at, null) as outcome
   from (select * from events order by i, at, n) e;
+select svc.record_pricing(pg_temp.statuses('b'));
 
 select is((select (r ->> 'applied')::int from bulk_result),
           (select count(*)::int from one_by_one where outcome = 'applied'),
@@ -67,6 +77,16 @@ select is(
     where a.wa_message_id like 'wamid.a%'
       and (a.status, a.sent_at, a.delivered_at) is not distinct from (b.status, b.sent_at, b.delivered_at)),
   200, 'every recipient ends in the same status, with the same sent_at and delivered_at');
+select is(
+  (select count(*)::int from public.broadcast_recipients a
+     join public.broadcast_recipients b on b.wa_message_id = replace(a.wa_message_id, 'wamid.a', 'wamid.b')
+    where a.wa_message_id like 'wamid.a%' and a.pricing is not distinct from b.pricing),
+  200, 'every recipient ends with the same pricing as svc.record_pricing gives');
+select ok((select count(*) from public.broadcast_recipients r join start_state s on r.wa_message_id = 'wamid.a' || s.i
+            where s.pricing is null and r.pricing is not null) > 20, 'recipients without pricing got the batch''s');
+select ok((select count(*) from public.broadcast_recipients r join start_state s on r.wa_message_id = 'wamid.a' || s.i
+            where s.pricing is not null and r.pricing - 'at' <> s.pricing - 'at' and r.pricing ->> 'at' = '1764583200') > 5,
+  'a changed pricing keeps the time it was first recorded');
 select is((select count(*)::int from public.broadcast_recipients r join start_state s on r.wa_message_id = 'wamid.a' || s.i
             where s.status in ('delivered', 'failed') and r.status <> s.status), 0,
   'nothing moved a delivered or failed recipient');
@@ -93,7 +113,9 @@ values (queue_test.id('b1'), queue_test.id('c1'), now(), 'wamid.ana', now() - in
 create function pg_temp.webhook(p_wamid text, p_status text, p_errors jsonb default null) returns jsonb language sql as $$
   select jsonb_build_object('payload', '{}'::jsonb, 'events', jsonb_build_object('messages', '[]'::jsonb,
     'statuses', jsonb_build_array(jsonb_build_object('wamid', p_wamid, 'status', p_status, 'timestamp', now(),
-      'recipient_id', '34611000001', 'errors', p_errors))), 'parse_error', null)
+      'recipient_id', '34611000001', 'errors', p_errors,
+      'pricing', '{"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular"}'::jsonb))),
+    'parse_error', null)
 $$;
 select svc.ingest_webhooks(jsonb_build_array(
   pg_temp.webhook('wamid.ana', 'delivered'),
@@ -105,6 +127,9 @@ select is(svc.apply_queued_statuses(500) - 'early_recorded',
   'one batch: the recipient in bulk, the message, the failed recipient and the unknown wamid as before');
 select is((select status from public.broadcast_recipients where wa_message_id = 'wamid.ana'), 'delivered', 'Ana delivered');
 select is((select status from public.messages where wa_message_id = 'wamid.reply'), 'read', 'the reply read');
+select is((select array[(select pricing ->> 'category' from public.broadcast_recipients where wa_message_id = 'wamid.ana'),
+                        (select pricing ->> 'category' from public.messages where wa_message_id = 'wamid.reply')]),
+          array['marketing', 'marketing'], 'the pricing of the bulk recipient and of the reply are both recorded');
 select is((select status from public.broadcast_recipients where wa_message_id = 'wamid.bea'), 'failed', 'Bea failed');
 select isnt((select evidence_at from svc.broadcast_queue where contact_id = queue_test.id('c1')), null,
   'Ana''s status is evidence for the held send she witnesses');

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::layout::{api_port, postgrest_port, Layout};
+use crate::layout::{api_port, bench_postgrest_port, postgrest_port, Layout};
 use crate::process::{is_root, pid_alive, port_open, read_pid, run, wait_until};
 
 fn state_dir(layout: &Layout) -> PathBuf {
@@ -30,7 +30,11 @@ fn write_config(layout: &Layout) -> Result<(PathBuf, bool)> {
         .replace("@STATE@", &dir.display().to_string())
         .replace("@LOGS@", &layout.logs().display().to_string())
         .replace("@API_PORT@", &api_port().to_string())
-        .replace("@POSTGREST_PORT@", &postgrest_port().to_string());
+        .replace("@POSTGREST_PORT@", &postgrest_port().to_string())
+        .replace(
+            "@BENCH_POSTGREST_PORT@",
+            &bench_postgrest_port().to_string(),
+        );
     let path = dir.join("nginx.conf");
     let changed = fs::read_to_string(&path).ok().as_deref() != Some(conf.as_str());
     if changed {

@@ -23,6 +23,11 @@ pub fn api_port() -> u16 {
 pub fn postgrest_port() -> u16 {
     port_from_env("CHATCENTRALIZE_POSTGREST_PORT", 54330)
 }
+/// PostgREST of `cargo xtask bench loop`'s database, behind the gateway at `/_bench`
+/// (`CHATCENTRALIZE_BENCH_POSTGREST_PORT`, default 54331).
+pub fn bench_postgrest_port() -> u16 {
+    port_from_env("CHATCENTRALIZE_BENCH_POSTGREST_PORT", 54331)
+}
 /// The cluster's superuser (as on Supabase, `postgres` is not one).
 pub const SUPERUSER: &str = "supabase_admin";
 /// The main database, named as on a Supabase project.

@@ -359,6 +359,19 @@ async fn retry(shared: Arc<Shared>, target: Target, body: Vec<u8>, signature: St
     );
 }
 
+/// An error with the errors that caused it ("error sending request: connection closed
+/// before message completed").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 async fn post_once(
     shared: &Shared,
     target: &Target,
@@ -389,7 +402,10 @@ async fn post_once(
                         .then(|| format!("gateway answered HTTP {status}"));
                     (Some(status), error)
                 }
-                Err(e) => (None, Some(format!("webhook POST failed: {e}"))),
+                Err(e) => (
+                    None,
+                    Some(format!("webhook POST failed: {}", with_causes(&e))),
+                ),
             }
         }
     };

@@ -1,12 +1,16 @@
 //! Recording send outcomes several per call (`svc.record_outbound_outcomes`,
 //! `svc.record_broadcast_outcomes`): each sender task hands its outcome over and waits for
-//! its own answer; a worker takes whatever is waiting (up to `MAX_BATCH`) and makes one
-//! round trip. Nobody waits for a batch to fill. A few workers call side by side, so that
-//! one slow call (the database busy with a status storm) doesn't hold every outcome
-//! behind it; their batches are disjoint claims, so they don't wait for each other.
+//! its own answer; a worker takes the outcomes that arrive within [`LINGER`] of the first
+//! (up to `MAX_BATCH`) and makes one round trip. Without the wait, a broadcast at
+//! 1,000/s recorded 1.6 outcomes per call (12,830 calls for 20,000 sends in `bench loop`,
+//! each a PostgREST request and a planned statement). A few workers call side by side, so
+//! that one slow call (the database busy with a status storm) doesn't hold every outcome
+//! behind it; their batches are disjoint claims, so they don't wait for each other. (The
+//! wait costs a send nothing: it left the air when WhatsApp answered.)
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -18,6 +22,8 @@ use crate::rpc::Rpc;
 use crate::{SvcClient, SvcError};
 
 const MAX_BATCH: usize = 200;
+/// How long a worker waits, after the first outcome of a batch, for more to join it.
+const LINGER: Duration = Duration::from_millis(10);
 /// Calls in flight at once.
 const WORKERS: usize = 2;
 
@@ -173,14 +179,9 @@ impl<O: RecordedOutcome> OutcomeBatcher<O> {
                 loop {
                     let batch = {
                         let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else { break };
-                        let mut batch = vec![first];
-                        while batch.len() < MAX_BATCH {
-                            match rx.try_recv() {
-                                Ok(item) => batch.push(item),
-                                Err(_) => break,
-                            }
-                        }
+                        let Some(batch) = next_batch(&mut rx, MAX_BATCH, LINGER).await else {
+                            break;
+                        };
                         batch
                     };
                     record_batch(&svc, &owner, batch).await;
@@ -201,6 +202,21 @@ impl<O: RecordedOutcome> OutcomeBatcher<O> {
             .await
             .unwrap_or_else(|_| Err(SvcError::Unreachable("the outcome recorder stopped".into())))
     }
+}
+
+/// The next batch: the first item to come, and those that come within `linger` of it, up
+/// to `max`. `None` once the channel is closed and empty.
+async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize, linger: Duration) -> Option<Vec<T>> {
+    let first = rx.recv().await?;
+    let deadline = tokio::time::Instant::now() + linger;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(item)) => batch.push(item),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// One call recording `batch`; each outcome's sender gets its own answer.
@@ -236,6 +252,32 @@ async fn record_batch<O: RecordedOutcome>(svc: &SvcClient, owner: &str, batch: V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // On tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_is_what_comes_within_the_linger_of_its_first_up_to_the_most() {
+        let (tx, mut rx) = mpsc::channel(100);
+        let sender = tokio::spawn(async move {
+            tx.send(1).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            for n in 2..=4 {
+                tx.send(n).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            for n in 5..=9 {
+                tx.send(n).await.unwrap();
+            }
+        });
+        let linger = Duration::from_millis(10);
+        assert_eq!(next_batch(&mut rx, 3, linger).await, Some(vec![1, 2, 3]));
+        assert_eq!(next_batch(&mut rx, 100, linger).await, Some(vec![4]));
+        assert_eq!(
+            next_batch(&mut rx, 100, linger).await,
+            Some(vec![5, 6, 7, 8, 9])
+        );
+        sender.await.unwrap();
+        assert_eq!(next_batch(&mut rx, 100, linger).await, None);
+    }
 
     #[test]
     fn outcomes_carry_their_kind_under_outcome() {

@@ -18,6 +18,8 @@ use crate::Settings;
 /// Concurrent ingest calls and webhooks per call (see `ingest::batcher`).
 const INGEST_WORKERS: usize = 2;
 const INGEST_MAX_BATCH: usize = 64;
+/// How long an idle webhook connection is kept open (75 s, as nginx keeps them).
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// Shared by every request handler.
 pub struct AppState {
@@ -157,6 +159,11 @@ impl Application {
         })
         .disable_signals()
         .shutdown_timeout(20)
+        // Longer than the idle time of the clients' and load balancers' pools (a
+        // connection closed while idle can meet a webhook sent on it: "connection closed
+        // before message completed" at the sender, 16 in one bench loop run with actix's
+        // 5 s), as Meta's webhook sender reuses connections.
+        .keep_alive(KEEP_ALIVE)
         .listen(public.into_std())?
         .run();
         let servers = Servers::new(

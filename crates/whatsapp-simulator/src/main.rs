@@ -4,12 +4,6 @@
 use service_runtime::Env;
 use whatsapp_simulator::{Simulator, SimulatorConfig};
 
-/// mimalloc rather than glibc's malloc: under a status storm glibc's allocator took about a
-/// third of each service's CPU (fragmented free lists searched on every allocation;
-/// measured with `perf` during `cargo xtask bench loop`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_runtime::telemetry::init("whatsapp-simulator");

@@ -42,8 +42,11 @@ impl Simulator {
                 addr: config.addr,
                 source,
             })?;
+        // Idle connections dropped before a server's keep-alive could close them under a
+        // webhook (the gateway keeps them 75 s).
         let http = reqwest::Client::builder()
             .timeout(config.webhook_timeout)
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
             .build()?;
         let workers = config.workers.max(1);
         let (batch_tx, batch_rx) = mpsc::unbounded_channel();

@@ -38,5 +38,5 @@ pub use templates::{
 };
 pub use webhooks::{
     EventCounts, Events, IncomingWebhook, JournalErasureReport, JournalExportReport, MessageEvent,
-    QueuedStatusesReport, ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
+    QueuedStatusesReport, RawPayload, ReplayReport, StatusEvent, StoredWebhook, WebhookBacklog,
 };

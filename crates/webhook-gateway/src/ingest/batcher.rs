@@ -7,8 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use svc_client::{IncomingWebhook, StoredWebhook, SvcClient, SvcError};
+use svc_client::{IncomingWebhook, RawPayload, StoredWebhook, SvcClient, SvcError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::Events;
@@ -66,7 +65,7 @@ impl Ingestor {
     /// Stores one webhook: its payload, its events (or the reason it could not be parsed).
     pub async fn ingest(
         &self,
-        payload: Value,
+        payload: RawPayload,
         events: Option<&Events>,
         parse_error: Option<String>,
     ) -> Result<StoredWebhook, IngestError> {

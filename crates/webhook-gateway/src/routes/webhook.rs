@@ -4,8 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
-use serde_json::Value;
-use svc_client::StoredWebhook;
+use svc_client::{RawPayload, StoredWebhook};
 use whatsapp::{ParseError, WebhookBatch, SIGNATURE_HEADER};
 
 use crate::ingest::batcher::INGEST_TIMEOUT;
@@ -126,8 +125,8 @@ async fn handle(
 
     let (payload, events, parse_error) = match WebhookBatch::parse(body) {
         Ok(batch) => {
-            let payload: Value =
-                serde_json::from_slice(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
+            let payload =
+                RawPayload::from_json(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
             let events = WebhookEvents::from_batch(&batch, state.settings.phone_number_id());
             record_event_metrics(&events);
             (payload, Some(events), None)
@@ -135,8 +134,8 @@ async fn handle(
         Err(ParseError::InvalidJson(e)) => return Err(WebhookError::NotJson(e.to_string())),
         Err(e) => {
             // Signed by Meta but not a webhook we understand: journal it, acknowledge it.
-            let payload: Value =
-                serde_json::from_slice(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
+            let payload =
+                RawPayload::from_json(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
             tracing::warn!(error = %e, "signed payload is not a WhatsApp webhook; journaled as failed");
             (payload, None, Some(e.to_string()))
         }

@@ -84,28 +84,37 @@ pub(crate) struct StatusEvent {
     pub errors: Option<Value>,
 }
 
-impl StatusEvent {
-    fn to_json(&self) -> Value {
-        let mut s = Map::new();
-        s.insert("id".into(), self.wamid.clone().into());
-        s.insert("status".into(), self.status.into());
-        s.insert("timestamp".into(), self.timestamp.to_string().into());
-        let recipient_key = if whatsapp::is_business_scoped_user_id(&self.recipient) {
-            "recipient_user_id"
-        } else {
-            "recipient_id"
-        };
-        s.insert(recipient_key.into(), self.recipient.clone().into());
-        if let Some(data) = &self.callback_data {
-            s.insert("biz_opaque_callback_data".into(), data.clone().into());
+/// A status as Meta writes it in `statuses[]`.
+#[derive(Serialize)]
+struct StatusOut<'a> {
+    id: &'a str,
+    status: &'a str,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    biz_opaque_callback_data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a Value>,
+}
+
+impl<'a> From<&'a StatusEvent> for StatusOut<'a> {
+    fn from(e: &'a StatusEvent) -> Self {
+        let scoped = whatsapp::is_business_scoped_user_id(&e.recipient);
+        Self {
+            id: &e.wamid,
+            status: e.status,
+            timestamp: e.timestamp.to_string(),
+            recipient_id: (!scoped).then_some(e.recipient.as_str()),
+            recipient_user_id: scoped.then_some(e.recipient.as_str()),
+            biz_opaque_callback_data: e.callback_data.as_deref(),
+            pricing: e.pricing.as_ref(),
+            errors: e.errors.as_ref(),
         }
-        if let Some(p) = &self.pricing {
-            s.insert("pricing".into(), p.clone());
-        }
-        if let Some(e) = &self.errors {
-            s.insert("errors".into(), e.clone());
-        }
-        Value::Object(s)
     }
 }
 
@@ -150,15 +159,53 @@ fn metadata(shared: &Shared) -> Value {
     })
 }
 
-pub(crate) fn statuses_payload(shared: &Shared, events: &[StatusEvent]) -> Value {
-    envelope(
-        shared,
-        json!({
-            "messaging_product": "whatsapp",
-            "metadata": metadata(shared),
-            "statuses": events.iter().map(StatusEvent::to_json).collect::<Vec<_>>()
-        }),
-    )
+/// A statuses webhook's body, written straight from the events (no JSON tree between:
+/// three of these go out for every accepted message).
+pub(crate) fn statuses_body(shared: &Shared, events: &[StatusEvent]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        object: &'static str,
+        entry: [Entry<'a>; 1],
+    }
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        id: &'a str,
+        changes: [Change<'a>; 1],
+    }
+    #[derive(Serialize)]
+    struct Change<'a> {
+        value: ChangeValue<'a>,
+        field: &'static str,
+    }
+    #[derive(Serialize)]
+    struct ChangeValue<'a> {
+        messaging_product: &'static str,
+        metadata: Metadata<'a>,
+        statuses: Vec<StatusOut<'a>>,
+    }
+    #[derive(Serialize)]
+    struct Metadata<'a> {
+        display_phone_number: &'a str,
+        phone_number_id: &'a str,
+    }
+    let body = Body {
+        object: "whatsapp_business_account",
+        entry: [Entry {
+            id: &shared.waba_id,
+            changes: [Change {
+                value: ChangeValue {
+                    messaging_product: "whatsapp",
+                    metadata: Metadata {
+                        display_phone_number: &shared.display_phone_number,
+                        phone_number_id: &shared.phone_number_id,
+                    },
+                    statuses: events.iter().map(StatusOut::from).collect(),
+                },
+                field: "messages",
+            }],
+        }],
+    };
+    serde_json::to_vec(&body).expect("a statuses webhook is written as JSON")
 }
 
 pub(crate) fn inbound_payload(
@@ -239,11 +286,18 @@ pub(crate) fn deliver_template_changes(shared: &Arc<Shared>, payloads: Vec<Value
 
 /// The body to send and its `X-Hub-Signature-256`, over exactly those bytes.
 pub(crate) fn signed_body(shared: &Shared, payload: &Value) -> (Vec<u8>, String) {
-    let text = payload.to_string();
+    signed(shared, payload.to_string().into_bytes())
+}
+
+/// `json` as Meta sends it (non-ASCII escaped, if so configured) and its signature.
+fn signed(shared: &Shared, json: Vec<u8>) -> (Vec<u8>, String) {
     let bytes = if shared.escape_non_ascii {
-        whatsapp::escape_non_ascii(&text).into_bytes()
+        match String::from_utf8(json) {
+            Ok(text) => whatsapp::escape_non_ascii(&text).into_bytes(),
+            Err(e) => e.into_bytes(),
+        }
     } else {
-        text.into_bytes()
+        json
     };
     let signature = whatsapp::sign(shared.app_secret.expose().as_bytes(), &bytes);
     (bytes, signature)
@@ -294,8 +348,7 @@ pub(crate) async fn run_batcher(
 }
 
 async fn deliver_statuses(shared: Arc<Shared>, events: Vec<StatusEvent>) {
-    let payload = statuses_payload(&shared, &events);
-    let (body, signature) = signed_body(&shared, &payload);
+    let (body, signature) = signed(&shared, statuses_body(&shared, &events));
     let target = Target {
         kind: WebhookKind::Status,
         wamids: events.iter().map(|e| e.wamid.clone()).collect(),

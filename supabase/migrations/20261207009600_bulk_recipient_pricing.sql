@@ -9,6 +9,9 @@
 -- svc.record_pricing is left the statuses the bulk pass did not take (agents' messages,
 -- failed statuses, wamids not recorded yet).
 --
+-- The recipients are locked FOR NO KEY UPDATE, as svc.lock_status_targets locked them
+-- first (FOR UPDATE took a stronger lock on each row again, a second write per row).
+--
 -- Same rule as svc.record_pricing: of a wamid's statuses in the batch with a pricing
 -- object (billable a boolean, a category), the earliest by its timestamp gives the
 -- pricing; it is written when it differs from the recipient's (the time aside), keeping
@@ -46,7 +49,8 @@ begin
       from public.broadcast_recipients r
      where r.wa_message_id in (select e.wamid from eligible e)
      order by r.wa_message_id
-       for update of r
+       -- (The lock svc.lock_status_targets took already: no second lock on each row.)
+       for no key update of r
   ),
   ranked as (
     select l.broadcast_id, l.contact_id, s.wamid, s.at, s.target,

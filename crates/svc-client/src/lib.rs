@@ -7,6 +7,7 @@
 //! so a renamed key is an error rather than a silent default. `tests/contract.rs` keeps
 //! the types and the SQL signatures in step.
 
+pub mod batch;
 pub mod broadcasts;
 mod client;
 pub mod contract;

@@ -179,7 +179,9 @@ impl<O: RecordedOutcome> OutcomeBatcher<O> {
                 loop {
                     let batch = {
                         let mut rx = rx.lock().await;
-                        let Some(batch) = next_batch(&mut rx, MAX_BATCH, LINGER).await else {
+                        let Some(batch) =
+                            crate::batch::next_batch(&mut rx, MAX_BATCH, LINGER).await
+                        else {
                             break;
                         };
                         batch
@@ -202,21 +204,6 @@ impl<O: RecordedOutcome> OutcomeBatcher<O> {
             .await
             .unwrap_or_else(|_| Err(SvcError::Unreachable("the outcome recorder stopped".into())))
     }
-}
-
-/// The next batch: the first item to come, and those that come within `linger` of it, up
-/// to `max`. `None` once the channel is closed and empty.
-async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize, linger: Duration) -> Option<Vec<T>> {
-    let first = rx.recv().await?;
-    let deadline = tokio::time::Instant::now() + linger;
-    let mut batch = vec![first];
-    while batch.len() < max {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(item)) => batch.push(item),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    Some(batch)
 }
 
 /// One call recording `batch`; each outcome's sender gets its own answer.
@@ -252,32 +239,6 @@ async fn record_batch<O: RecordedOutcome>(svc: &SvcClient, owner: &str, batch: V
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // On tokio's paused clock.
-    #[tokio::test(start_paused = true)]
-    async fn a_batch_is_what_comes_within_the_linger_of_its_first_up_to_the_most() {
-        let (tx, mut rx) = mpsc::channel(100);
-        let sender = tokio::spawn(async move {
-            tx.send(1).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            for n in 2..=4 {
-                tx.send(n).await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            for n in 5..=9 {
-                tx.send(n).await.unwrap();
-            }
-        });
-        let linger = Duration::from_millis(10);
-        assert_eq!(next_batch(&mut rx, 3, linger).await, Some(vec![1, 2, 3]));
-        assert_eq!(next_batch(&mut rx, 100, linger).await, Some(vec![4]));
-        assert_eq!(
-            next_batch(&mut rx, 100, linger).await,
-            Some(vec![5, 6, 7, 8, 9])
-        );
-        sender.await.unwrap();
-        assert_eq!(next_batch(&mut rx, 100, linger).await, None);
-    }
 
     #[test]
     fn outcomes_carry_their_kind_under_outcome() {

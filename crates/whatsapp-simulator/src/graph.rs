@@ -42,6 +42,10 @@ async fn messages(
     body: web::Bytes,
     state: web::Data<Shared>,
 ) -> HttpResponse {
+    // The request's arrival, as WhatsApp would count it: read before any lock (a thread
+    // holding the simulator's lock while preempted would otherwise time a burst of
+    // requests that came spread out as arriving together).
+    let arrived = Instant::now();
     let shared: Arc<Shared> = state.into_inner();
     let (version, phone_number_id) = path.into_inner();
     let is_mark_read = request::looks_like_mark_read(&body);
@@ -52,7 +56,7 @@ async fn messages(
         let mut inner = shared.lock();
         let answer_in = inner.answer_latency.sample();
         if !is_mark_read {
-            inner.recorder.attempt(Instant::now());
+            inner.recorder.attempt(arrived);
         }
         let f = &mut inner.faults;
         let fault = if f.timeouts > 0 {
@@ -81,7 +85,11 @@ async fn messages(
                 "timeout fault"
             );
             if processed {
-                let outcome = handle(&shared, &req, (&version, &phone_number_id), &body, hold);
+                let timing = Timing {
+                    arrived,
+                    answer_in: hold,
+                };
+                let outcome = handle(&shared, &req, (&version, &phone_number_id), &body, timing);
                 tokio::time::sleep(hold).await;
                 finish(&shared, outcome)
             } else {
@@ -99,13 +107,8 @@ async fn messages(
         }
         None => {
             // Accepted (limit, recorder) on arrival; answered after the latency.
-            let outcome = handle(
-                &shared,
-                &req,
-                (&version, &phone_number_id),
-                &body,
-                answer_in,
-            );
+            let timing = Timing { arrived, answer_in };
+            let outcome = handle(&shared, &req, (&version, &phone_number_id), &body, timing);
             if !answer_in.is_zero() {
                 tokio::time::sleep(answer_in).await;
             }
@@ -138,14 +141,21 @@ fn finish(shared: &Shared, outcome: Outcome) -> HttpResponse {
 }
 
 /// `answer_in`: when the answer leaves; status webhooks are timed from then.
+/// When a request arrived, and how long after that its answer leaves.
+#[derive(Clone, Copy)]
+struct Timing {
+    arrived: Instant,
+    answer_in: Duration,
+}
+
 fn handle(
     shared: &Arc<Shared>,
     req: &HttpRequest,
     (version, phone_number_id): (&str, &str),
     body: &[u8],
-    answer_in: Duration,
+    timing: Timing,
 ) -> Outcome {
-    match check_and_accept(shared, req, (version, phone_number_id), body, answer_in) {
+    match check_and_accept(shared, req, (version, phone_number_id), body, timing) {
         Ok(r) => Outcome::Accepted(r),
         Err(e) => Outcome::Rejected(e),
     }
@@ -183,7 +193,7 @@ fn check_and_accept(
     req: &HttpRequest,
     (version, phone_number_id): (&str, &str),
     body: &[u8],
-    answer_in: Duration,
+    timing: Timing,
 ) -> Result<HttpResponse, MetaError> {
     if shared.lock().faults.token_revoked {
         return Err(MetaError::token(
@@ -235,14 +245,14 @@ fn check_and_accept(
             });
             Ok(HttpResponse::Ok().json(json!({ "success": true })))
         }
-        GraphRequest::Send(send) => accept(shared, send, answer_in),
+        GraphRequest::Send(send) => accept(shared, send, timing),
     }
 }
 
 fn accept(
     shared: &Arc<Shared>,
     send: SendRequest,
-    answer_in: Duration,
+    Timing { arrived, answer_in }: Timing,
 ) -> Result<HttpResponse, MetaError> {
     let mut inner = shared.lock();
 
@@ -336,7 +346,7 @@ fn accept(
         });
     }
 
-    let at = Instant::now();
+    let at = arrived;
     if !inner.take_throughput(at) {
         return Err(MetaError::throughput());
     }

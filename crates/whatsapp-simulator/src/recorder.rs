@@ -156,13 +156,13 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Call with the lock held so instants stay in order.
+    /// `at`: when the request arrived (read before the lock, so a little out of order).
     pub fn attempt(&mut self, at: Instant) {
-        self.attempts_at.push(at);
+        insert_in_order(&mut self.attempts_at, at);
     }
 
     pub fn accept(&mut self, at: Instant, message: ReceivedMessage) {
-        self.accepted_at.push(at);
+        insert_in_order(&mut self.accepted_at, at);
         self.messages.push(message);
     }
 
@@ -203,6 +203,15 @@ impl Recorder {
     }
 }
 
+/// Adds `at` to `sorted` (ascending), from the end: instants arrive nearly in order.
+pub(crate) fn insert_in_order(sorted: &mut Vec<Instant>, at: Instant) {
+    let mut i = sorted.len();
+    while i > 0 && sorted[i - 1] > at {
+        i -= 1;
+    }
+    sorted.insert(i, at);
+}
+
 /// The most instants (sorted ascending) within any half-open window
 /// `[t, t + window)`.
 pub(crate) fn max_in_window(sorted: &[Instant], window: Duration) -> u32 {
@@ -220,6 +229,18 @@ pub(crate) fn max_in_window(sorted: &[Instant], window: Duration) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_read_a_little_out_of_order_are_kept_in_order() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut sorted = Vec::new();
+        for ms in [0, 5, 3, 7, 7, 1, 9] {
+            insert_in_order(&mut sorted, at(ms));
+        }
+        let want: Vec<Instant> = [0, 1, 3, 5, 7, 7, 9].into_iter().map(at).collect();
+        assert_eq!(sorted, want);
+    }
 
     #[test]
     fn the_sliding_window_counts_the_densest_second() {

@@ -218,7 +218,12 @@ impl Inner {
         if self.limiter.len() >= max as usize {
             return false;
         }
-        self.limiter.push_back(now);
+        // (Arrivals are read before the lock: keep them in order.)
+        let mut i = self.limiter.len();
+        while i > 0 && self.limiter[i - 1] > now {
+            i -= 1;
+        }
+        self.limiter.insert(i, now);
         true
     }
 }

@@ -129,8 +129,11 @@ pub async fn run<Q: SendQueue>(
     stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
-    let spacer = Arc::new(Spacer::new(pacing.send_spacing));
-    let clock = Arc::new(DbClock::default());
+    let timing = Arc::new(SendTiming {
+        spacer: Spacer::new(pacing.send_spacing),
+        busiest: BusiestSecond::default(),
+        clock: DbClock::default(),
+    });
     let mut loops = JoinSet::new();
     for i in 0..pacing.loops {
         // Staggered by half a claim's worth of slots.
@@ -138,8 +141,7 @@ pub async fn run<Q: SendQueue>(
         loops.spawn(claim_loop(
             Arc::clone(&queue),
             Arc::clone(&slots),
-            Arc::clone(&spacer),
-            Arc::clone(&clock),
+            Arc::clone(&timing),
             pacing,
             offset,
             stop.clone(),
@@ -152,8 +154,7 @@ pub async fn run<Q: SendQueue>(
 async fn claim_loop<Q: SendQueue>(
     queue: Arc<Q>,
     slots: Arc<Semaphore>,
-    spacer: Arc<Spacer>,
-    clock: Arc<DbClock>,
+    timing: Arc<SendTiming>,
     pacing: Pacing,
     offset: Duration,
     mut stop: watch::Receiver<bool>,
@@ -187,11 +188,11 @@ async fn claim_loop<Q: SendQueue>(
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let slot = Q::slot(&item).map(|s| clock.instant_of(s, arrival));
+                    let slot = Q::slot(&item).map(|s| timing.clock.instant_of(s, arrival));
                     last_slot = last_slot.max(slot);
                     let passed_on_arrival = slot.is_some_and(|slot| now > slot + SLOT_TOLERANCE);
                     let probe = Q::is_probe(&item);
-                    let (queue, spacer) = (Arc::clone(&queue), Arc::clone(&spacer));
+                    let (queue, timing) = (Arc::clone(&queue), Arc::clone(&timing));
                     in_flight.spawn(async move {
                         let missed_slot = match slot {
                             // The slot is this send's alone, whichever process sends.
@@ -200,7 +201,7 @@ async fn claim_loop<Q: SendQueue>(
                                 Instant::now() > slot + SLOT_TOLERANCE && !probe
                             }
                             None => {
-                                spacer.wait_turn().await;
+                                timing.spacer.wait_turn().await;
                                 false
                             }
                         };
@@ -217,6 +218,7 @@ async fn claim_loop<Q: SendQueue>(
                             tracing::warn!("a claimed {} waited past the send deadline; back to the queue unsent", Q::ITEMS);
                             queue.not_sent_in_time(item).await;
                         } else {
+                            timing.busiest.note(Instant::now(), Q::ITEMS);
                             queue.send(item, InFlight { _permit: permit }).await;
                         }
                     });
@@ -238,6 +240,13 @@ async fn claim_loop<Q: SendQueue>(
         Q::ITEMS
     );
     while in_flight.join_next().await.is_some() {}
+}
+
+/// What a process's claim loops share to time their sends.
+struct SendTiming {
+    spacer: Spacer,
+    busiest: BusiestSecond,
+    clock: DbClock,
 }
 
 /// The database's clock as this process sees it: the least difference between the local
@@ -327,12 +336,14 @@ impl DbClock {
             let may_drop =
                 i64::try_from(CLOCK_SLEW_PER_SECOND.as_micros() * elapsed.as_micros() / 1_000_000)
                     .unwrap_or(i64::MAX);
+            // (Two loops share the clock: an answer handed out late must not move
+            // `moved_at` back, or the same time would count twice.)
             if target >= c.in_use {
                 c.in_use = target;
-                c.moved_at = arrival.at;
+                c.moved_at = c.moved_at.max(arrival.at);
             } else if may_drop > 0 {
-                c.in_use = target.max(c.in_use - may_drop);
-                c.moved_at = arrival.at;
+                c.in_use = target.max(c.in_use.saturating_sub(may_drop));
+                c.moved_at = c.moved_at.max(arrival.at);
             }
             c.in_use
         };
@@ -344,6 +355,39 @@ impl DbClock {
         } else {
             arrival.at.checked_sub(delta).unwrap_or(arrival.at)
         }
+    }
+}
+
+/// The most sends this process let go in any sliding second, by its own clock, since it
+/// started: the gauge `send_busiest_second{items}`. Sends leave at their slots (up to
+/// [`SLOT_TOLERANCE`] late), so it stays at or below the schedule's rate plus a few; a
+/// busier second at WhatsApp (130429 answers) was bunched on the way.
+#[derive(Default)]
+struct BusiestSecond {
+    /// Sends of the last second, and the most seen in one.
+    recent: Mutex<(std::collections::VecDeque<Instant>, usize)>,
+}
+
+impl BusiestSecond {
+    fn note(&self, now: Instant, items: &'static str) {
+        let mut guard = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let (recent, most) = &mut *guard;
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+        {
+            recent.pop_front();
+        }
+        if recent.len() > *most {
+            *most = recent.len();
+            metrics::gauge!("send_busiest_second", "items" => items).set(*most as f64);
+        }
+    }
+
+    #[cfg(test)]
+    fn most(&self) -> usize {
+        self.recent.lock().unwrap().1
     }
 }
 
@@ -675,6 +719,26 @@ mod tests {
         // And the offset came down to the fast answers' within the 10 s.
         let last_slot = 1_000_000 + 199 * 50_000 + 60_000 + 49 * 1_000;
         assert_eq!(*timed.last().unwrap(), last_slot);
+    }
+
+    #[test]
+    fn the_busiest_second_is_the_most_sends_in_any_sliding_second() {
+        let busiest = BusiestSecond::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // 10 sends 100 ms apart, then 5 within 40 ms at 1.95 s: 10 in [1.0, 2.0) s.
+        for ms in (0..10)
+            .map(|i| i * 100)
+            .chain([1950, 1960, 1970, 1980, 1990])
+        {
+            busiest.note(at(ms), "test items");
+        }
+        assert_eq!(busiest.most(), 10);
+        // A burst later: 12 in one second.
+        for ms in (0..12).map(|i| 5000 + i * 10) {
+            busiest.note(at(ms), "test items");
+        }
+        assert_eq!(busiest.most(), 12);
     }
 
     // On tokio's paused clock: the turns are what the spacer planned, not when a loaded

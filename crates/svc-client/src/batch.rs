@@ -38,7 +38,7 @@ mod tests {
             for n in 2..=4 {
                 tx.send(n).await.unwrap();
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(12)).await;
             for n in 5..=9 {
                 tx.send(n).await.unwrap();
             }

@@ -53,4 +53,25 @@ mod tests {
         sender.await.unwrap();
         assert_eq!(next_batch(&mut rx, 100, linger).await, None);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_linger_a_batch_is_what_was_already_waiting() {
+        let (tx, mut rx) = mpsc::channel(100);
+        for n in 1..=3 {
+            tx.send(n).await.unwrap();
+        }
+        let later = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tx.send(4).await.unwrap();
+        });
+        assert_eq!(
+            next_batch(&mut rx, 100, Duration::ZERO).await,
+            Some(vec![1, 2, 3])
+        );
+        later.await.unwrap();
+        assert_eq!(
+            next_batch(&mut rx, 100, Duration::ZERO).await,
+            Some(vec![4])
+        );
+    }
 }

@@ -39,6 +39,15 @@ impl RawPayload {
     pub fn get(&self) -> &str {
         self.0.get()
     }
+
+    /// The text as serde_json reads and writes it again, if that differs: numbers past
+    /// what PostgreSQL's `jsonb` holds (e.g. `1e-16384`) become what serde_json made of
+    /// them, as before the text was passed on as it came.
+    pub fn rewritten(&self) -> Option<Self> {
+        let value: Value = serde_json::from_str(self.get()).ok()?;
+        let rewritten = Self::from(&value);
+        (rewritten != *self).then_some(rewritten)
+    }
 }
 
 impl From<&Value> for RawPayload {

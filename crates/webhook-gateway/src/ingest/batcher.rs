@@ -101,7 +101,7 @@ async fn store(svc: &SvcClient, batch: Vec<Job>) {
                 let _ = reply.send(Ok(result));
             }
         }
-        Err(e) if e.is_transient() || size == 1 => {
+        Err(e) if e.is_transient() => {
             let error = to_ingest_error(&e);
             tracing::warn!(error = %e, batch = size, "storing webhooks failed");
             for reply in replies {
@@ -110,21 +110,48 @@ async fn store(svc: &SvcClient, batch: Vec<Job>) {
         }
         Err(e) => {
             // One bad webhook must not take the others with it: store them one by one.
-            tracing::warn!(error = %e, batch = size, "a batch was refused; storing its webhooks one by one");
+            if size > 1 {
+                tracing::warn!(error = %e, batch = size, "a batch was refused; storing its webhooks one by one");
+            }
             for (webhook, reply) in webhooks.into_iter().zip(replies) {
-                let result = svc
-                    .ingest_webhooks(std::slice::from_ref(&webhook))
-                    .await
-                    .map_err(|e| to_ingest_error(&e))
-                    .and_then(|mut stored| {
-                        stored.pop().ok_or_else(|| {
-                            IngestError::Refused("svc.ingest_webhooks answered nothing".into())
-                        })
-                    });
-                let _ = reply.send(result);
+                let first = if size == 1 {
+                    Err(e.clone())
+                } else {
+                    ingest_one(svc, &webhook).await
+                };
+                let rewritten = match &first {
+                    Err(refused) if !refused.is_transient() => webhook.payload.rewritten(),
+                    _ => None,
+                };
+                let result = match rewritten {
+                    // The database refused the body as Meta wrote it, and serde_json reads
+                    // it otherwise (a number `jsonb` can't hold): stored as it reads it.
+                    Some(payload) => {
+                        tracing::warn!(
+                            "a webhook's body was refused as written; storing it as parsed"
+                        );
+                        ingest_one(svc, &IncomingWebhook { payload, ..webhook }).await
+                    }
+                    None => first,
+                };
+                if let Err(refused) = &result {
+                    tracing::warn!(error = %refused, "a webhook was refused");
+                }
+                let _ = reply.send(result.map_err(|e| to_ingest_error(&e)));
             }
         }
     }
+}
+
+/// Stores one webhook.
+async fn ingest_one(svc: &SvcClient, webhook: &IncomingWebhook) -> Result<StoredWebhook, SvcError> {
+    svc.ingest_webhooks(std::slice::from_ref(webhook))
+        .await?
+        .pop()
+        .ok_or_else(|| SvcError::Decode {
+            function: "ingest_webhooks".into(),
+            reason: "no answer for the webhook".into(),
+        })
 }
 
 fn to_ingest_error(e: &SvcError) -> IngestError {

@@ -331,6 +331,34 @@ async fn with_the_database_unreachable_the_answer_is_503_and_a_retry_is_stored_o
 }
 
 #[tokio::test]
+async fn a_number_the_journal_cannot_hold_as_written_is_stored_as_parsed() {
+    let app = spawn_gateway().await;
+    // `jsonb` refuses more than 16,383 decimal places; serde_json reads this as 0.
+    let body = String::from_utf8(text_webhook(
+        "wamid.tiny",
+        "34600111223",
+        "hola",
+        1_764_000_000,
+    ))
+    .unwrap()
+    .replacen("\"object\"", "\"tiny\": 1e-16384, \"object\"", 1);
+    assert!(body.contains("1e-16384"));
+    let answer = app.post_signed(body.as_bytes()).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from public.messages where wa_message_id = 'wamid.tiny'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.text("select (payload -> 'tiny')::text from svc.webhook_journal")
+            .await
+            .as_deref(),
+        Some("0.0")
+    );
+}
+
+#[tokio::test]
 async fn unicode_and_emoji_text_is_stored_exactly() {
     let app = spawn_gateway().await;
     let text = "Ñandú 🦤 — «привет» 你好 👍🏽";

@@ -101,3 +101,32 @@ async fn the_admin_port_answers_readyz_metrics_and_healthz_but_takes_no_webhooks
         .unwrap();
     assert_eq!(handshake.status(), 404);
 }
+
+/// One request on an open connection; the answer's status line ("" if the gateway closed
+/// the connection).
+async fn get_on(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_idle_webhook_connection_stays_open_past_five_seconds() {
+    let app = spawn_gateway().await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    assert_eq!(get_on(&mut stream, "/healthz").await, "HTTP/1.1 200 OK");
+    // A sender's pool keeps its connections longer than actix's default 5 s: a
+    // connection closed while idle meets the next webhook sent on it.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(get_on(&mut stream, "/healthz").await, "HTTP/1.1 200 OK");
+}

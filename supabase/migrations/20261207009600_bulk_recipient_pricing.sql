@@ -12,10 +12,72 @@
 -- The recipients are locked FOR NO KEY UPDATE, as svc.lock_status_targets locked them
 -- first (FOR UPDATE took a stronger lock on each row again, a second write per row).
 --
--- Same rule as svc.record_pricing: of a wamid's statuses in the batch with a pricing
--- object (billable a boolean, a category), the earliest by its timestamp gives the
--- pricing; it is written when it differs from the recipient's (the time aside), keeping
--- the time of the pricing first recorded.
+-- One rule for both (svc.pricing_by_wamid, which svc.record_pricing now calls too): of a
+-- wamid's statuses in the batch with a pricing object (billable a boolean, a category),
+-- the earliest by its timestamp gives the pricing; it is written when it differs from the
+-- recipient's (the time aside), keeping the time of the pricing first recorded.
+
+-- The pricing p_statuses give each wamid.
+create or replace function svc.pricing_by_wamid(p_statuses jsonb)
+returns table (wamid text, pricing jsonb)
+language sql
+immutable
+set search_path = ''
+as $$
+  select distinct on (s ->> 'wamid') s ->> 'wamid',
+         jsonb_build_object(
+           'billable', (s -> 'pricing' ->> 'billable')::boolean,
+           'pricing_model', s -> 'pricing' ->> 'pricing_model',
+           'category', s -> 'pricing' ->> 'category',
+           'type', s -> 'pricing' ->> 'type',
+           'at', s ->> 'timestamp')
+    from jsonb_array_elements(coalesce(p_statuses, '[]'::jsonb)) s
+   where jsonb_typeof(s -> 'pricing') = 'object'
+     and jsonb_typeof(s -> 'pricing' -> 'billable') = 'boolean'
+     and s -> 'pricing' ->> 'category' is not null
+     and s ->> 'wamid' is not null
+   order by s ->> 'wamid', s ->> 'timestamp'
+$$;
+comment on function svc.pricing_by_wamid(jsonb) is
+  'Per wamid, the pricing its statuses give: of those with a pricing object in Meta''s shape, the earliest by timestamp.';
+revoke execute on function svc.pricing_by_wamid(jsonb) from public, anon, authenticated;
+grant execute on function svc.pricing_by_wamid(jsonb) to service_role;
+
+-- As in migration ..._pricing, the pricing chosen by svc.pricing_by_wamid.
+create or replace function svc.record_pricing(p_statuses jsonb)
+returns int
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_messages int;
+  v_recipients int;
+begin
+  if jsonb_typeof(coalesce(p_statuses, '[]'::jsonb)) <> 'array' then
+    raise exception 'p_statuses must be a JSON array' using errcode = '22023';
+  end if;
+  with priced as (
+    select * from svc.pricing_by_wamid(p_statuses)
+  ), on_messages as (
+    update public.messages m
+       set pricing = p.pricing || jsonb_build_object('at', coalesce(m.pricing ->> 'at', p.pricing ->> 'at'))
+      from priced p
+     where m.wa_message_id = p.wamid
+       and (m.pricing - 'at') is distinct from (p.pricing - 'at')
+    returning 1
+  ), on_recipients as (
+    update public.broadcast_recipients r
+       set pricing = p.pricing || jsonb_build_object('at', coalesce(r.pricing ->> 'at', p.pricing ->> 'at'))
+      from priced p
+     where r.wa_message_id = p.wamid
+       and (r.pricing - 'at') is distinct from (p.pricing - 'at')
+    returning 1
+  )
+  select (select count(*) from on_messages), (select count(*) from on_recipients)
+    into v_messages, v_recipients;
+  return v_messages + v_recipients;
+end;
+$$;
 
 -- As in migration ..._bulk_recipient_statuses, with pricing.
 create or replace function svc.apply_recipient_statuses(p_statuses jsonb)
@@ -31,8 +93,7 @@ begin
            x.s ->> 'status' as status,
            (x.s ->> 'timestamp')::timestamptz as at,
            x.n,
-           case x.s ->> 'status' when 'sent' then 1 else 2 end as target,
-           x.s
+           case x.s ->> 'status' when 'sent' then 1 else 2 end as target
       from jsonb_array_elements(p_statuses) with ordinality as x(s, n)
   ),
   -- (A status without a wamid or time is left to svc.apply_webhook_events, which refuses
@@ -58,21 +119,9 @@ begin
              partition by s.wamid order by s.at, s.n rows between unbounded preceding and 1 preceding), 0)) as applies
       from s join locked l on l.wa_message_id = s.wamid
   ),
-  -- The pricing each wamid's statuses give, chosen as svc.record_pricing chooses it.
   priced as (
-    select distinct on (s.wamid) s.wamid,
-           jsonb_build_object(
-             'billable', (s.s -> 'pricing' ->> 'billable')::boolean,
-             'pricing_model', s.s -> 'pricing' ->> 'pricing_model',
-             'category', s.s -> 'pricing' ->> 'category',
-             'type', s.s -> 'pricing' ->> 'type',
-             'at', s.s ->> 'timestamp') as pricing
-      from s
-     where s.wamid in (select l.wa_message_id from locked l)
-       and jsonb_typeof(s.s -> 'pricing') = 'object'
-       and jsonb_typeof(s.s -> 'pricing' -> 'billable') = 'boolean'
-       and s.s -> 'pricing' ->> 'category' is not null
-     order by s.wamid, s.s ->> 'timestamp'
+    select p.wamid, p.pricing from svc.pricing_by_wamid(p_statuses) p
+     where p.wamid in (select l.wa_message_id from locked l)
   ),
   per_recipient as (
     select r.broadcast_id, r.contact_id, r.wamid,

@@ -54,6 +54,10 @@ pub const NOT_CALLED_BY_THE_SERVICES: &[(&str, &str)] = &[
     ("apply_early_statuses", "the record_*_sent functions"),
     ("apply_recorded_early_statuses", "apply_queued_statuses"),
     ("apply_recipient_statuses", "apply_queued_webhook_events"),
+    (
+        "pricing_by_wamid",
+        "record_pricing, apply_recipient_statuses",
+    ),
     ("lock_status_targets", "apply_queued_statuses"),
     (
         "parse_callback_data",

@@ -685,13 +685,19 @@ async fn customers_write(
     Ok((times, lost))
 }
 
-/// The broadcast worker's `send_busiest_second` (0 if it has none).
-async fn busiest_second(admin_addr: &str) -> u64 {
-    let body = match reqwest::get(format!("http://{admin_addr}/metrics")).await {
+/// A service's Prometheus text ("" if it can't be read).
+async fn metrics_text(admin_addr: &str) -> String {
+    match reqwest::get(format!("http://{admin_addr}/metrics")).await {
         Ok(answer) => answer.text().await.unwrap_or_default(),
         Err(_) => String::new(),
-    };
-    body.lines()
+    }
+}
+
+/// The broadcast worker's `send_busiest_second` (0 if it has none).
+async fn busiest_second(admin_addr: &str) -> u64 {
+    metrics_text(admin_addr)
+        .await
+        .lines()
         .filter(|l| l.starts_with("send_busiest_second"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .fold(0.0, f64::max) as u64
@@ -699,10 +705,7 @@ async fn busiest_second(admin_addr: &str) -> u64 {
 
 /// The broadcast worker's `send_slots_missed_total`: (passed on arrival, woke late).
 async fn missed_slots(admin_addr: &str) -> (u64, u64) {
-    let body = match reqwest::get(format!("http://{admin_addr}/metrics")).await {
-        Ok(answer) => answer.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let body = metrics_text(admin_addr).await;
     let count = |why: &str| -> u64 {
         body.lines()
             .filter(|l| {

@@ -5,7 +5,7 @@
 -- and retries as before, someone else's claim untouched.
 begin;
 \ir fixtures/queues.sql
-select plan(10);
+select plan(12);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   (queue_test.id('ad01'), 'admin@test.local', '{"role":"admin"}');
@@ -55,6 +55,12 @@ select is(pg_temp.queued('c3'), 'waiting', 'c3 back in the queue');
 select is(pg_temp.recipient('c4') || ' ' || pg_temp.queued('c4'), 'sent wamid.c4 - gone', 'the held c4 resolved as sent');
 select is(pg_temp.recipient('c5') || ' ' || pg_temp.queued('c5'), 'pending - - w2', 'w2''s claim untouched');
 select is((select count(*)::int from svc.early_statuses), 0, 'no status left waiting');
+
+-- Without an owner nothing is anyone's claim: the waiting c3 is not recorded (the bulk
+-- pass matches leases by key with "is not distinct from", migration ..._outcomes_by_key).
+select is(svc.record_broadcast_outcomes(null, jsonb_build_array(pg_temp.outcome('sent', 'c3', '{"wamid": "wamid.c3"}'))),
+  '[false]'::jsonb, 'no owner: the answer is not ours');
+select is(pg_temp.recipient('c3') || ' ' || pg_temp.queued('c3'), 'pending - - waiting', 'no owner: c3 untouched, still waiting');
 
 select * from finish();
 rollback;

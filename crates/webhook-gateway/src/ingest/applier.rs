@@ -4,9 +4,10 @@
 //! call first applies the statuses that overtook the record of their send and were kept
 //! as early, once that send is recorded. After a call that found at least
 //! [`FULL_ENOUGH`] the next follows at once; after one that found fewer, [`IDLE_POLL`]
-//! later, so that statuses arriving one per webhook gather into batches (one call per 50
-//! of them, each with its sweep and its locks, was a quarter of the database's time in the
-//! loop benchmark); the price is up to 50 ms more before a status shows.
+//! later, so that statuses arriving one per webhook gather into batches: a call costs a
+//! sweep and its locks whatever its size (one call per 50 statuses was a quarter of the
+//! database's time in the loop benchmark). The price is up to 200 ms more before a status
+//! shows.
 //! Several gateways apply side by side (each call skips what another holds). A failed
 //! call leaves the webhooks pending; the loop tries again after [`ERROR_PAUSE`].
 
@@ -18,9 +19,9 @@ use tokio::sync::watch;
 /// Pending webhooks per call: one statement's worth of statuses, a few tens of ms.
 pub const APPLY_BATCH: u32 = 500;
 /// Time between calls while (almost) nothing is pending.
-pub const IDLE_POLL: Duration = Duration::from_millis(50);
+pub const IDLE_POLL: Duration = Duration::from_millis(200);
 /// A call that found this many pending webhooks is followed by the next at once.
-pub const FULL_ENOUGH: i64 = 100;
+pub const FULL_ENOUGH: i64 = 400;
 /// Time before the next call after a failed one.
 pub const ERROR_PAUSE: Duration = Duration::from_secs(1);
 

@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sending::claim_loop::lease_owner;
 use service_runtime::http::{admin_server_with_state, Servers};
 use service_runtime::{BackgroundTasks, RunningService, Service};
+use svc_client::batch::Calls;
 use svc_client::SvcClient;
 
 use crate::ingest::Ingestor;
@@ -15,9 +16,14 @@ use crate::routes;
 use crate::sender;
 use crate::Settings;
 
-/// Concurrent ingest calls and webhooks per call (see `ingest::batcher`).
-const INGEST_WORKERS: usize = 2;
-const INGEST_MAX_BATCH: usize = 64;
+/// How webhooks are shared among calls to the database (see `ingest::batcher`): up to 64
+/// per call, two calls at once, the second only when 32 wait or the first has taken 10 ms.
+const INGEST_CALLS: Calls = Calls {
+    max_batch: 64,
+    max_calls: 2,
+    another_at: 32,
+    another_after: std::time::Duration::from_millis(10),
+};
 /// How long an idle webhook connection is kept open (75 s, as nginx keeps them).
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 
@@ -43,7 +49,7 @@ impl Application {
         let (public, admin) = settings.listen.bind()?;
         let ports = (public.port(), admin.port());
         let svc = SvcClient::new(&settings.supabase);
-        let ingestor = Ingestor::start(svc.clone(), INGEST_WORKERS, INGEST_MAX_BATCH);
+        let ingestor = Ingestor::start(svc.clone(), INGEST_CALLS);
         let mut tasks = BackgroundTasks::default();
         let media_store = crate::media::MediaStore::open(&settings.media.store)?;
         let media_graph = crate::media::graph::MediaGraph::new(

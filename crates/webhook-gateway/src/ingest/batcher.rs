@@ -1,23 +1,22 @@
 //! Stores webhooks through `svc.ingest_webhooks`, several per call when they arrive
-//! together: a worker takes one webhook, then whatever else is already waiting (up to
-//! `max_batch`), and makes one call, one transaction. Nobody waits for a batch to fill,
-//! so a lone webhook is stored at once; under load the PostgREST round trip is shared.
-//! (A 2 ms wait for company doubled the webhooks per call in the loop benchmark, but
-//! cost `bench ingest` 12% of its top rate and 2 to 35 ms of latency.) Each caller gets
+//! together ([`svc_client::batch::dispatch`]): with no call in flight, a webhook is stored
+//! at once with whatever else waits; during a call, the webhooks that come gather for the
+//! next one, and a second call alongside starts only when [`Calls::another_at`] of them
+//! wait or the first has taken [`Calls::another_after`]. Each call is a PostgREST round
+//! trip and a transaction, so a steady stream of quick calls (status webhooks at three
+//! times the send rate) makes few large ones, and a burst of customers' messages, which
+//! are applied in the call, still gets two calls side by side. (A 2 ms wait
+//! for company instead cost `bench ingest` 12% of its top rate; two calls side by side
+//! whenever possible halved the webhooks per call in the loop benchmark.) Each caller gets
 //! its own result only after that transaction committed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use svc_client::batch::next_batch;
+use svc_client::batch::{dispatch, Calls};
 use svc_client::{IncomingWebhook, RawPayload, StoredWebhook, SvcClient, SvcError};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::Events;
-
-/// How long a worker waits, after a batch's first webhook, for more to join it: not at
-/// all.
-const LINGER: Duration = Duration::ZERO;
 
 /// Why a webhook was not stored.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,26 +40,13 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Starts `workers` concurrent callers, each sending up to `max_batch` webhooks per call.
-    pub fn start(svc: SvcClient, workers: usize, max_batch: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(workers * max_batch * 4);
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..workers.max(1) {
-            let rx = Arc::clone(&rx);
+    /// Starts the calls that store webhooks, shared as `calls` says.
+    pub fn start(svc: SvcClient, calls: Calls) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(calls.max_calls * calls.max_batch * 4);
+        tokio::spawn(dispatch(rx, calls, move |batch| {
             let svc = svc.clone();
-            tokio::spawn(async move {
-                loop {
-                    let batch = {
-                        let mut rx = rx.lock().await;
-                        let Some(batch) = next_batch(&mut rx, max_batch, LINGER).await else {
-                            break;
-                        };
-                        batch
-                    };
-                    store(&svc, batch).await;
-                }
-            });
-        }
+            async move { store(&svc, batch).await }
+        }));
         Self { tx }
     }
 

@@ -33,6 +33,10 @@ const SLOT_RATE_SHARE: f64 = 0.985;
 const SEND_SPACING_SHARE: f64 = 0.998;
 /// From this limit on, two claim loops run.
 const TWO_LOOPS_FROM_MPS: u32 = 250;
+/// One process lets go at most this share of the limit in any sliding second by its own
+/// clock, whatever its slots say: a guard, above the slots' 98.5% plus a send up to 5 ms
+/// late, against whatever else bunches them.
+const SECOND_CAP_SHARE: f64 = 0.99;
 
 /// How claim loops pace their claims (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +53,8 @@ pub struct Pacing {
     /// Least time between two requests of one process (1 / 99.8% of the limit): sends
     /// that fell behind their slots (a late claim answer) catch up no faster than that.
     pub send_spacing: Duration,
+    /// The most sends one process lets go in any sliding second (99% of the limit).
+    pub second_cap: usize,
 }
 
 impl Pacing {
@@ -60,6 +66,7 @@ impl Pacing {
             claim_size: ((mps * CLAIM_SHARE).ceil() as usize).clamp(2, CLAIM_BATCH),
             loops: if max_mps >= TWO_LOOPS_FROM_MPS { 2 } else { 1 },
             send_spacing: Duration::from_secs_f64(1.0 / (mps * SEND_SPACING_SHARE)),
+            second_cap: ((mps * SECOND_CAP_SHARE).floor() as usize).max(1),
         }
     }
 
@@ -100,6 +107,9 @@ mod tests {
         assert_eq!(Pacing::new(1000).loops, 2);
         // 1 / (1000 * 0.985) s.
         assert_eq!(Pacing::new(1000).slot_interval.as_micros(), 1015);
+        assert_eq!(Pacing::new(1000).second_cap, 990);
+        assert_eq!(Pacing::new(80).second_cap, 79);
+        assert_eq!(Pacing::new(1).second_cap, 1);
     }
 
     #[test]

@@ -46,6 +46,25 @@ pub fn cpu_seconds_of(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds the whole machine has spent so far (Linux `/proc/stat`, all cores): busy
+/// (user, nice, system, irq, softirq) and stolen by the hypervisor for other machines.
+pub fn machine_cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
+    // user nice system idle iowait irq softirq steal
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
+}
+
 /// CPU seconds so far of every process named `comm` (e.g. each `postgres` backend), by pid.
 pub fn cpu_seconds_named(comm: &str) -> std::collections::HashMap<u32, f64> {
     std::fs::read_dir("/proc")

@@ -63,8 +63,6 @@ where
     let mut open = true;
     loop {
         let now = Instant::now();
-        let oldest =
-            |started: &[(tokio::task::Id, Instant)]| started.iter().map(|&(_, at)| at).min();
         let slow = oldest(&started).is_some_and(|at| now >= at + calls.another_after);
         while !waiting.is_empty()
             && in_flight.len() < max_calls
@@ -106,6 +104,11 @@ where
             }
         }
     }
+}
+
+/// When the oldest of the calls in flight started.
+fn oldest(started: &[(tokio::task::Id, Instant)]) -> Option<Instant> {
+    started.iter().map(|&(_, at)| at).min()
 }
 
 #[cfg(test)]
@@ -160,8 +163,24 @@ mod tests {
             Some(vec![4])
         );
     }
+
     /// Each call's batch, and how many calls were in flight when it started.
     type CallLog = Arc<Mutex<Vec<(Vec<u32>, usize)>>>;
+
+    /// A dispatcher of `calls` over a channel of `capacity`, each call recorded.
+    fn start_dispatcher(
+        calls: Calls,
+        capacity: usize,
+    ) -> (mpsc::Sender<u32>, tokio::task::JoinHandle<()>, CallLog) {
+        let log = CallLog::default();
+        let (tx, rx) = mpsc::channel(capacity);
+        let dispatcher = tokio::spawn(dispatch(
+            rx,
+            calls,
+            recorder(Arc::clone(&log), Arc::default()),
+        ));
+        (tx, dispatcher, log)
+    }
 
     /// A call that takes 10 ms and notes its batch and how many calls were in flight.
     fn recorder(
@@ -182,20 +201,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn while_a_call_is_in_flight_what_comes_waits_for_the_next_unless_enough_wait() {
-        let log = Arc::default();
-        let live = Arc::default();
-        let (tx, rx) = mpsc::channel(100);
         let calls = Calls {
             max_batch: 8,
             max_calls: 2,
             another_at: 4,
             another_after: Duration::from_secs(60),
         };
-        let dispatcher = tokio::spawn(dispatch(
-            rx,
-            calls,
-            recorder(Arc::clone(&log), Arc::clone(&live)),
-        ));
+        let (tx, dispatcher, log) = start_dispatcher(calls, 100);
         // 1 alone: called at once. 2 and 3 come during its call: they wait for it.
         tx.send(1).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -228,9 +240,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_alongside_starts_once_the_call_in_flight_has_taken_too_long() {
-        let log = Arc::default();
-        let live = Arc::default();
-        let (tx, rx) = mpsc::channel(100);
         let calls = Calls {
             max_batch: 8,
             max_calls: 2,
@@ -238,11 +247,7 @@ mod tests {
             another_after: Duration::from_millis(4),
         };
         let started = Instant::now();
-        let dispatcher = tokio::spawn(dispatch(
-            rx,
-            calls,
-            recorder(Arc::clone(&log), Arc::clone(&live)),
-        ));
+        let (tx, dispatcher, log) = start_dispatcher(calls, 100);
         // 1 is called at once and takes 10 ms; 2 comes 1 ms later and goes alongside when
         // 1 has taken 4 ms; 3 comes while both are in flight and goes when 1 ends (10 ms),
         // alongside 2, which has taken 6 ms by then.
@@ -261,20 +266,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_more_calls_at_once_than_allowed_and_every_item_is_called_once() {
-        let log = Arc::default();
-        let live = Arc::default();
-        let (tx, rx) = mpsc::channel(1000);
         let calls = Calls {
             max_batch: 5,
             max_calls: 2,
             another_at: 1,
             another_after: Duration::from_secs(60),
         };
-        let dispatcher = tokio::spawn(dispatch(
-            rx,
-            calls,
-            recorder(Arc::clone(&log), Arc::clone(&live)),
-        ));
+        let (tx, dispatcher, log) = start_dispatcher(calls, 1000);
         for n in 0..200 {
             tx.send(n).await.unwrap();
             if n % 7 == 0 {

@@ -28,8 +28,8 @@ use whatsapp_simulator::{
 };
 
 use super::processes::{
-    build_release, cpu_seconds_named, cpu_seconds_of, free_port, machine_cpu_seconds, Process,
-    SimulatorProcess,
+    build_release, cpu_seconds_named, cpu_seconds_of, free_port, machine_cpu_seconds, MachineCpu,
+    Process, SimulatorProcess,
 };
 use super::report::{percentile_ms, write_section};
 use crate::dev_stack;
@@ -242,7 +242,7 @@ struct CpuReading {
     gateway: f64,
     worker: f64,
     simulator: f64,
-    machine: (f64, f64),
+    machine: MachineCpu,
 }
 
 impl CpuReading {
@@ -272,8 +272,8 @@ impl CpuReading {
             gateway: self.gateway - before.gateway,
             worker: self.worker - before.worker,
             simulator: self.simulator - before.simulator,
-            machine_busy: self.machine.0 - before.machine.0,
-            steal: self.machine.1 - before.machine.1,
+            machine_busy: self.machine.busy - before.machine.busy,
+            steal: self.machine.steal - before.machine.steal,
         }
     }
 }

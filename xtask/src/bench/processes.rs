@@ -46,9 +46,17 @@ pub fn cpu_seconds_of(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// CPU seconds the whole machine has spent so far (Linux `/proc/stat`, all cores): busy
-/// (user, nice, system, irq, softirq) and stolen by the hypervisor for other machines.
-pub fn machine_cpu_seconds() -> (f64, f64) {
+/// CPU seconds the whole machine has spent so far (Linux `/proc/stat`, all cores).
+#[derive(Clone, Copy, Default)]
+pub struct MachineCpu {
+    /// User, nice, system, irq and softirq.
+    pub busy: f64,
+    /// Stolen by the hypervisor for other machines.
+    pub steal: f64,
+}
+
+/// The machine's CPU seconds so far.
+pub fn machine_cpu_seconds() -> MachineCpu {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let ticks: Vec<f64> = stat
         .lines()
@@ -62,7 +70,10 @@ pub fn machine_cpu_seconds() -> (f64, f64) {
         .unwrap_or_default();
     let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
     // user nice system idle iowait irq softirq steal
-    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
+    MachineCpu {
+        busy: at(0) + at(1) + at(2) + at(5) + at(6),
+        steal: at(7),
+    }
 }
 
 /// CPU seconds so far of every process named `comm` (e.g. each `postgres` backend), by pid.
